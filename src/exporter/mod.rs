@@ -1,0 +1,51 @@
+//! Exporters: what consumes the store. Every exporter reads the shared log at its own offset
+//! through one mechanism (`Store::next_batch` / `Batch::complete`): a callback exporter is a
+//! worker thread ([`worker`]) that runs that loop around a [`Sink`]; a pull exporter lets the
+//! host run the same loop on its own thread or event loop.
+
+pub mod worker;
+
+use crate::config::Format;
+use std::sync::Arc;
+
+/// Where a callback exporter delivers its batches. Dropping the sink releases it: the store
+/// drops it exactly once, on the exporter's worker thread, after its last `export` returned.
+pub trait Sink: Send {
+    /// Delivers one batch (`event_count` events laid out in the exporter's format).
+    /// `Err` marks the batch failed: the same events are offered again after backoff.
+    fn export(&mut self, batch: &[u8], event_count: usize) -> Result<(), String>;
+}
+
+impl<F> Sink for F
+where
+    F: FnMut(&[u8], usize) -> Result<(), String> + Send,
+{
+    fn export(&mut self, batch: &[u8], event_count: usize) -> Result<(), String> {
+        self(batch, event_count)
+    }
+}
+
+/// Lays out `events` as one batch.
+pub(crate) fn format_batch(format: Format, events: &[Arc<[u8]>]) -> Vec<u8> {
+    let size: usize = events.iter().map(|e| e.len() + 1).sum::<usize>() + 2;
+    let mut out = Vec::with_capacity(size);
+    match format {
+        Format::Json => {
+            out.push(b'[');
+            for (i, event) in events.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(event);
+            }
+            out.push(b']');
+        }
+        Format::JsonLines => {
+            for event in events {
+                out.extend_from_slice(event);
+                out.push(b'\n');
+            }
+        }
+    }
+    out
+}
