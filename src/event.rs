@@ -101,7 +101,7 @@ pub fn normalize(input: &[u8], max_bytes: usize) -> Result<Arc<[u8]>, EventError
         out.extend_from_slice(br#""creationDate":"#);
         out.extend_from_slice(unix_seconds_now().to_string().as_bytes());
     }
-    if !scan.empty_object {
+    if (needs_kind || needs_date) && !scan.empty_object {
         out.push(b',');
     }
     out.extend_from_slice(&body[1..]);

@@ -277,6 +277,17 @@ impl Batch {
     }
 }
 
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("exporter_id", &self.exporter_id)
+            .field("first", &self.first)
+            .field("event_count", &self.event_count)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
 impl Drop for Batch {
     fn drop(&mut self) {
         if !self.completed {
