@@ -1,0 +1,303 @@
+"""The C library and everything that crosses its boundary.
+
+Loads libsluice by absolute path, declares the signatures of `sluice.h`, turns statuses into
+exceptions, and owns the process-wide callbacks through which library threads call Python: log
+lines (routed to `logging.getLogger("sluice")`), exporter batches and exporter releases.
+
+Lifetimes: the three C function pointers are module globals, alive as long as the process, so the
+library can never call freed code. What a callback exporter needs (the user's `send`) lives in
+`_exporters` until the library's release callback says that exporter is gone. At interpreter exit
+one `atexit` hook closes every open store, waits for their exporters to be released, and only then
+removes the log callback: nothing calls into Python once finalisation has begun.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import itertools
+import json
+import logging
+import os
+import threading
+from ctypes import POINTER, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
+from typing import Any, Callable, Dict, NoReturn, Optional, Set
+
+from .errors import ERR_INVALID_ARGUMENT, SluiceError, error_class
+
+logger = logging.getLogger("sluice")
+
+#: How long a store still open at interpreter exit (or garbage-collected) may flush, in seconds.
+#: The library's own default for `sluice_store_free`.
+CLOSE_TIMEOUT = 5.0
+#: The longest wait for a timeout argument: the C API takes milliseconds as `uint32_t`.
+_MAX_MS = 0xFFFF_FFFF
+
+
+def _find_library() -> str:
+    override = os.environ.get("SLUICE_LIBRARY")
+    path = os.path.abspath(override or os.path.join(os.path.dirname(__file__), "libsluice.so"))
+    if not os.path.isfile(path):
+        origin = "SLUICE_LIBRARY" if override else "beside the package"
+        raise ImportError(
+            f"sluice: no native library at {path} (from {origin}); install the package with "
+            "`pip install ./bindings/python` from a sluice checkout, or set SLUICE_LIBRARY"
+        )
+    return path
+
+
+LIBRARY_PATH = _find_library()
+lib = ctypes.CDLL(LIBRARY_PATH)  # CDLL releases the GIL around every call
+
+LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+EXPORT_FN = ctypes.CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_size_t)
+RELEASE_FN = ctypes.CFUNCTYPE(None, c_void_p)
+
+
+def _declare(name: str, restype: Any, *argtypes: Any) -> Any:
+    function = getattr(lib, name)
+    function.restype = restype
+    function.argtypes = argtypes
+    return function
+
+
+version = _declare("sluice_version", c_char_p)
+status_name = _declare("sluice_status_name", c_char_p, c_int)
+last_error = _declare("sluice_last_error", c_char_p)
+string_free = _declare("sluice_string_free", None, c_void_p)
+set_log_callback = _declare("sluice_set_log_callback", c_int, LOG_FN, c_void_p, c_int)
+store_new = _declare("sluice_store_new", c_int, c_char_p, POINTER(c_void_p))
+store_add = _declare("sluice_store_add", c_int, c_void_p, c_char_p, c_size_t)
+store_flush = _declare("sluice_store_flush", c_int, c_void_p, c_uint32)
+store_close = _declare("sluice_store_close", c_int, c_void_p, c_uint32)
+store_free = _declare("sluice_store_free", None, c_void_p)
+store_stats = _declare("sluice_store_stats", c_int, c_void_p, POINTER(c_void_p))
+store_add_callback_exporter = _declare(
+    "sluice_store_add_callback_exporter",
+    c_int,
+    c_void_p,
+    c_char_p,
+    EXPORT_FN,
+    c_void_p,
+    RELEASE_FN,
+    POINTER(c_uint64),
+)
+store_remove_exporter = _declare("sluice_store_remove_exporter", c_int, c_void_p, c_uint64, c_uint32)
+
+
+def store_add_exporter() -> Any:
+    """`sluice_store_add_exporter` (built-in exporters), looked up on first use: a library
+    without it still loads, and only this call fails."""
+    try:
+        return _declare("sluice_store_add_exporter", c_int, c_void_p, c_char_p, POINTER(c_uint64))
+    except AttributeError:
+        raise NotImplementedError(
+            f"the library at {LIBRARY_PATH} has no sluice_store_add_exporter (built-in exporters)"
+        ) from None
+
+
+# --- statuses and errors --------------------------------------------------------------------
+
+
+def error(status: int) -> SluiceError:
+    """The exception for a failed call, with this thread's `sluice_last_error` message. Call it
+    right after the failing call, on the same thread."""
+    message = last_error().decode("utf-8", "replace")
+    return error_class(status)(status, status_name(status).decode(), message)
+
+
+def check(status: int) -> None:
+    if status:
+        raise error(status)
+
+
+def invalid_argument(message: str) -> NoReturn:
+    """Refuses a bad argument found before calling the library, as the library would."""
+    raise error_class(ERR_INVALID_ARGUMENT)(
+        ERR_INVALID_ARGUMENT, status_name(ERR_INVALID_ARGUMENT).decode(), message
+    )
+
+
+def milliseconds(name: str, seconds: Optional[float]) -> int:
+    """Seconds (a float) as the C API's `uint32_t` milliseconds; None waits as long as it can."""
+    if seconds is None:
+        return _MAX_MS
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        invalid_argument(f"`{name}` must be a number of seconds >= 0, not {seconds!r}")
+    return min(round(seconds * 1000), _MAX_MS)
+
+
+def options_json(options: Dict[str, Any]) -> bytes:
+    """Keyword options as the library's JSON: None values left out, paths as strings, and
+    `flush_interval`, `initial_backoff`, `max_backoff`, `block_timeout` (seconds) as `*_ms`."""
+    config: Dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key in ("flush_interval", "initial_backoff", "max_backoff", "block_timeout"):
+            key, value = f"{key}_ms", milliseconds(key, value)
+        elif isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        config[key] = value
+    return json.dumps(config).encode()
+
+
+# --- callbacks from library threads -----------------------------------------------------------
+
+_PYTHON_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
+_LOG_DEBUG = 4
+
+# Marks a thread that is running one of our callbacks for the library (see `free_store`).
+_callback_thread = threading.local()
+
+
+def in_library_callback() -> bool:
+    return getattr(_callback_thread, "active", False)
+
+
+class _InLibraryCallback:
+    """Marks the current thread as running a callback for the library, for its duration."""
+
+    def __enter__(self) -> None:
+        self.outer = in_library_callback()
+        _callback_thread.active = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        _callback_thread.active = self.outer
+
+
+def _log_entry(userdata: Optional[int], level: int, message: Optional[bytes]) -> None:
+    try:
+        with _InLibraryCallback():
+            text = (message or b"").decode("utf-8", "replace")
+            logger.log(_PYTHON_LEVELS.get(level, logging.ERROR), text)
+    except BaseException:  # noqa: B036 - nothing may propagate into the library
+        pass
+
+
+class CallbackExporter:
+    """The Python side of one callback exporter: its `send` and how to decode batches for it."""
+
+    __slots__ = ("send", "raw", "lines", "exporter_id")
+
+    def __init__(self, send: Callable[[Any], object], raw: bool, lines: bool) -> None:
+        self.send = send
+        self.raw = raw
+        self.lines = lines
+        self.exporter_id = 0
+
+    def deliver(self, data: bytes) -> int:
+        """Calls `send`; 0 (exported) unless it raised or returned False."""
+        batch: Any = data
+        if not self.raw:
+            batch = [json.loads(line) for line in data.splitlines()] if self.lines else json.loads(data)
+        try:
+            result = self.send(batch)
+        except BaseException:  # noqa: B036 - a failed batch is retried, never lost
+            logger.exception("exporter %d: send raised; the batch will be retried", self.exporter_id)
+            return 1
+        return 1 if result is False else 0
+
+
+_exporters: Dict[int, CallbackExporter] = {}
+_exporters_released = threading.Condition()
+_tokens = itertools.count(1)
+
+
+def _export_entry(userdata: Optional[int], data: Optional[int], length: int, count: int) -> int:
+    try:
+        with _InLibraryCallback():
+            return _exporters[userdata or 0].deliver(ctypes.string_at(data or 0, length) if length else b"")
+    except BaseException:  # noqa: B036 - returning 0 here would mark the batch exported
+        logger.exception("exporter callback failed before reaching send; the batch will be retried")
+        return 1
+
+
+def _release_entry(userdata: Optional[int]) -> None:
+    with _exporters_released:
+        _exporters.pop(userdata or 0, None)
+        _exporters_released.notify_all()
+
+
+_LOG_FN = LOG_FN(_log_entry)
+EXPORT_ENTRY = EXPORT_FN(_export_entry)
+RELEASE_ENTRY = RELEASE_FN(_release_entry)
+
+
+def register_exporter(exporter: CallbackExporter) -> int:
+    """Keeps `exporter` until the library releases it; the token is the C `userdata`."""
+    token = next(_tokens)
+    with _exporters_released:
+        _exporters[token] = exporter
+    return token
+
+
+def unregister_exporter(token: int) -> None:
+    """Forgets an exporter whose registration failed (the library never calls `release`)."""
+    _release_entry(token)
+
+
+def live_exporters() -> int:
+    with _exporters_released:
+        return len(_exporters)
+
+
+# --- store handles ---------------------------------------------------------------------------
+
+# Every store not yet freed; the exit hook closes them. Freeing takes the handle out first.
+_open_stores: Set[int] = set()
+_open_stores_lock = threading.Lock()
+_exiting = False
+
+
+def track_store(handle: int) -> None:
+    with _open_stores_lock:
+        _open_stores.add(handle)
+
+
+def free_store(handle: int) -> None:
+    """Closes (flushing for up to `CLOSE_TIMEOUT`) and frees a store nobody references any more.
+
+    The library refuses to free a store from inside one of its own callbacks, so a store
+    collected on a library thread is freed by a helper thread (not a daemon: the interpreter
+    waits for it before the exit hook runs). At exit the hook closes stores and nothing is freed:
+    another thread might still be calling one.
+    """
+    with _open_stores_lock:
+        if _exiting or handle not in _open_stores:
+            return
+        _open_stores.discard(handle)
+    if in_library_callback():
+        threading.Thread(target=store_free, args=(handle,), name="sluice-free-store").start()
+    else:
+        store_free(handle)
+
+
+def _close_everything_at_exit() -> None:
+    global _exiting
+    with _open_stores_lock:
+        _exiting = True
+        handles = list(_open_stores)
+    for handle in handles:
+        status = store_close(handle, milliseconds("timeout", CLOSE_TIMEOUT))
+        if status:
+            logger.warning("closing a store at exit: %s", error(status))
+    # A callback that outlived its close deadline was detached; give it one more deadline to
+    # return and release its exporter before the interpreter stops running Python code.
+    with _exporters_released:
+        if not _exporters_released.wait_for(lambda: not _exporters, timeout=CLOSE_TIMEOUT):
+            logger.error("%d exporter callback(s) still running at exit", len(_exporters))
+    set_log_callback(LOG_FN(), None, _LOG_DEBUG)
+
+
+check(set_log_callback(_LOG_FN, None, _LOG_DEBUG))
+atexit.register(_close_everything_at_exit)
+
+
+def stats_json(handle: int) -> Any:
+    out = c_void_p()
+    check(store_stats(handle, ctypes.byref(out)))
+    try:
+        return json.loads(ctypes.string_at(out.value or 0))
+    finally:
+        string_free(out)
