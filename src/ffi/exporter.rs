@@ -6,6 +6,8 @@ use crate::config::ExporterOptions;
 use crate::exporter::Sink;
 use crate::store::Batch;
 use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exports one batch: `len` bytes at `data` holding `event_count` events in the exporter's
@@ -27,6 +29,8 @@ struct CallbackSink {
     export_fn: unsafe extern "C" fn(*mut c_void, *const u8, usize, usize) -> i32,
     release_fn: sluice_release_fn,
     userdata: *mut c_void,
+    /// Cleared when registration fails: the caller then keeps `userdata`.
+    owns_userdata: Arc<AtomicBool>,
 }
 
 // SAFETY: the host registers the callbacks to be called from a library thread.
@@ -43,7 +47,7 @@ impl Sink for CallbackSink {
 
 impl Drop for CallbackSink {
     fn drop(&mut self) {
-        if let Some(release) = self.release_fn {
+        if let Some(release) = self.release_fn.filter(|_| self.owns_userdata.load(Ordering::SeqCst)) {
             unsafe { release(self.userdata) }
         }
     }
@@ -76,15 +80,16 @@ pub unsafe extern "C" fn sluice_store_add_callback_exporter(
         };
         try_out!(out_id, "out_id");
         let options = try_core!(ExporterOptions::from_json(try_core!(optional_str(options_json, "options_json"))));
-        let sink = Box::new(CallbackSink { export_fn, release_fn, userdata });
+        let owns_userdata = Arc::new(AtomicBool::new(true));
+        let sink = Box::new(CallbackSink { export_fn, release_fn, userdata, owns_userdata: owns_userdata.clone() });
         match handle.store.add_exporter_or_return(options, sink) {
             Ok(id) => {
                 *out_id = id;
                 sluice_status::SLUICE_OK
             }
             Err((error, sink)) => {
-                // The caller keeps `userdata`: do not release it.
-                std::mem::forget(sink);
+                owns_userdata.store(false, Ordering::SeqCst);
+                drop(sink);
                 super::fail(error)
             }
         }
