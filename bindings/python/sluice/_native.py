@@ -214,9 +214,12 @@ def _export_entry(userdata: Optional[int], data: Optional[int], length: int, cou
 
 
 def _release_entry(userdata: Optional[int]) -> None:
-    with _exporters_released:
-        _exporters.pop(userdata or 0, None)
-        _exporters_released.notify_all()
+    with _InLibraryCallback():
+        with _exporters_released:
+            exporter = _exporters.pop(userdata or 0, None)
+            _exporters_released.notify_all()
+        # Outside the lock: `send` may hold the last reference to anything, a store included.
+        del exporter
 
 
 _LOG_FN = LOG_FN(_log_entry)
@@ -279,9 +282,8 @@ def _close_everything_at_exit() -> None:
         _exiting = True
         handles = list(_open_stores)
     for handle in handles:
-        status = store_close(handle, milliseconds("timeout", CLOSE_TIMEOUT))
-        if status:
-            logger.warning("closing a store at exit: %s", error(status))
+        # The library logs what a close could not do (events dropped, callbacks detached).
+        store_close(handle, milliseconds("timeout", CLOSE_TIMEOUT))
     # A callback that outlived its close deadline was detached; give it one more deadline to
     # return and release its exporter before the interpreter stops running Python code.
     with _exporters_released:

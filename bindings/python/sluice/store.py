@@ -206,8 +206,9 @@ class Store:
         waited `flush_interval` seconds (default 5.0), or on `flush`/`close`. `bulk=False`
         exports each event on its own as soon as possible. Times are seconds as floats.
 
-        The exporter sees every event added from now on. Raises `InvalidArgument` for a bad
-        option and `StoreClosed`.
+        The exporter sees every event added from now on. The store keeps `send` (and what it
+        references) alive until the exporter is removed or the store is closed. Raises
+        `InvalidArgument` for a bad option and `StoreClosed`.
         """
         if not callable(send):
             raise TypeError(f"send must be callable, not {type(send).__name__}")
