@@ -1,7 +1,5 @@
 """`Store`: the Python face of one `sluice_store`."""
 
-from __future__ import annotations
-
 import ctypes
 import json
 import weakref
