@@ -1,0 +1,391 @@
+'use strict';
+// The Store: events in (add, feature, track), exporters out, and the calls that wait (flush,
+// close, removeExporter), which run the library's blocking call on the thread pool and return
+// Promises. Open stores are closed on 'beforeExit'; a closed store is freed when collected.
+
+const { load } = require('./library');
+const { SluiceError, status, check, lastError, asyncError } = require('./errors');
+const { convert, timeoutMs, describe, isPlainObject, tables } = require('./options');
+const { PullExporter } = require('./exporter');
+const { pool } = require('./pool');
+const { detachLogger } = require('./log');
+
+const DEFAULT_TIMEOUT_MS = 5000;
+
+const native = load();
+const { koffi } = native;
+
+// ---- the process --------------------------------------------------------------------------
+// When the event loop runs dry ('beforeExit'), open stores are closed: their exporters still
+// run, so pending events are exported. On process.exit() ('exit') nothing JS runs any more, and
+// Node joins the thread pool's threads before the process ends: a flush waiting there would hold
+// the exit for its whole deadline. So the store is closed at once (deadline 0), which ends those
+// waits; its unexported events are counted as dropped (reason shutdown). A close or removal
+// already running keeps its own deadline (the library runs them one at a time). A store with a built-in exporter is left alone while a logger
+// is set: its thread may be waiting for the main thread to take a log line, and close would wait
+// for that thread.
+
+const openStores = new Set();
+const closeNow = Symbol('closeNow');
+let exitHooksInstalled = false;
+
+function installExitHooks() {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on('beforeExit', () => {
+    for (const store of openStores) {
+      // A failure was logged by the library (SLUICE_LOG or setLogger); the store is closed anyway.
+      store.close(DEFAULT_TIMEOUT_MS).catch(() => {});
+    }
+  });
+  process.on('exit', () => {
+    const logging = detachLogger();
+    for (const store of openStores) store[closeNow](logging);
+  });
+}
+
+// Only closed stores can be collected (open ones are in openStores), so freeing is quick.
+const freeing = new FinalizationRegistry((handle) => native.storeFree(handle));
+
+// ---- events --------------------------------------------------------------------------------
+
+function optional(check) {
+  return (value, name) => (value === undefined ? undefined : check(value, name));
+}
+
+function requireString(value, name) {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, not ${describe(value)}`);
+  if (value.length === 0) throw new RangeError(`${name} must not be empty`);
+  return value;
+}
+
+const fieldCheck = {
+  string(value, name) {
+    if (typeof value !== 'string') throw new TypeError(`${name} must be a string, not ${describe(value)}`);
+    return value;
+  },
+  boolean(value, name) {
+    if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, not ${describe(value)}`);
+    return value;
+  },
+  object(value, name) {
+    if (!isPlainObject(value)) throw new TypeError(`${name} must be an object, not ${describe(value)}`);
+    return value;
+  },
+  seconds(value, name) {
+    if (typeof value !== 'number') throw new TypeError(`${name} must be a number, not ${describe(value)}`);
+    if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be an integer (Unix seconds), not ${value}`);
+    return value;
+  },
+  any: (value) => value,
+};
+
+const FEATURE_FIELDS = {
+  userKey: requireString,
+  contextKind: optional(fieldCheck.string),
+  creationDate: optional(fieldCheck.seconds),
+  variation: optional(fieldCheck.string),
+  value: fieldCheck.any,
+  default: optional(fieldCheck.boolean),
+  version: optional(fieldCheck.string),
+  source: optional(fieldCheck.string),
+  metadata: optional(fieldCheck.object),
+};
+
+const TRACK_FIELDS = {
+  userKey: requireString,
+  contextKind: optional(fieldCheck.string),
+  creationDate: optional(fieldCheck.seconds),
+  evaluationContext: optional(fieldCheck.object),
+  details: optional(fieldCheck.object),
+  metadata: optional(fieldCheck.object),
+};
+
+function checkFields(fields, table, what) {
+  if (!isPlainObject(fields)) throw new TypeError(`${what} must be an object, not ${describe(fields)}`);
+  for (const key in fields) {
+    if (!Object.hasOwn(table, key)) {
+      throw new TypeError(`${what}: unknown field '${key}' (known: ${Object.keys(table).join(', ')})`);
+    }
+  }
+  for (const key in table) table[key](fields[key], `${what}.${key}`);
+}
+
+// ---- stats ---------------------------------------------------------------------------------
+
+function camelCase(key) {
+  return key.replace(/_([a-z])/g, (_, letter) => letter.toUpperCase());
+}
+
+function camelKeys(value) {
+  if (Array.isArray(value)) return value.map(camelKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [camelCase(k), camelKeys(v)]));
+}
+
+// ---- the store -----------------------------------------------------------------------------
+
+class Store {
+  #handle;
+  /** What an exporter's loop needs of its store. */
+  #owner;
+  #exporters = new Map();
+  /** Flushes, closes and removals in progress: the exporters keep polling for them. */
+  #waiters = 0;
+  #closing = null;
+  #closed = false;
+  #builtInExporters = 0;
+
+  /**
+   * @param {object} [options] capacity, maxBytes, overflow, blockTimeoutMs, maxEventBytes
+   */
+  constructor(options) {
+    const config = convert(options, tables.STORE, 'options');
+    const out = [null];
+    check(native.storeNew(JSON.stringify(config), out));
+    this.#handle = out[0];
+    this.#owner = {
+      handle: this.#handle,
+      busy: () => this.#waiters > 0,
+      pending: (id) => this.#rawStats().exporters.find((e) => e.id === id)?.pending ?? 0,
+    };
+    openStores.add(this);
+    installExitHooks();
+    freeing.register(this, this.#handle);
+  }
+
+  /** Accepts one event: an object, a JSON string, or the JSON's UTF-8 bytes (Buffer, Uint8Array). */
+  add(event) {
+    let code;
+    if (typeof event === 'string') {
+      code = native.storeAddString(this.#handle, event, Buffer.byteLength(event));
+    } else if (event instanceof Uint8Array) {
+      code = native.storeAddBytes(this.#handle, event, event.byteLength);
+    } else if (isPlainObject(event) || typeof event?.toJSON === 'function') {
+      const json = JSON.stringify(event);
+      code = native.storeAddString(this.#handle, json, Buffer.byteLength(json));
+    } else {
+      throw new TypeError(`event must be an object, a JSON string or a Buffer, not ${describe(event)}`);
+    }
+    if (code !== status.OK) throw lastError(code);
+    this.#wakeExporters();
+  }
+
+  /** Adds a feature (flag evaluation) event. */
+  feature(key, fields) {
+    requireString(key, 'key');
+    checkFields(fields, FEATURE_FIELDS, 'fields');
+    this.add({
+      kind: 'feature',
+      contextKind: fields.contextKind,
+      userKey: fields.userKey,
+      creationDate: fields.creationDate,
+      key,
+      variation: fields.variation,
+      value: fields.value,
+      default: fields.default,
+      version: fields.version,
+      source: fields.source,
+      metadata: fields.metadata,
+    });
+  }
+
+  /** Adds a tracking (custom metric) event; `fields.details` becomes `trackingEventDetails`. */
+  track(key, fields) {
+    requireString(key, 'key');
+    checkFields(fields, TRACK_FIELDS, 'fields');
+    this.add({
+      kind: 'tracking',
+      contextKind: fields.contextKind,
+      userKey: fields.userKey,
+      creationDate: fields.creationDate,
+      key,
+      evaluationContext: fields.evaluationContext,
+      trackingEventDetails: fields.details,
+      metadata: fields.metadata,
+    });
+  }
+
+  /**
+   * Adds an exporter: `exporter(events, batch)` gets each batch (events parsed, `batch.text`
+   * as laid out); it may be async. A throw, a rejection or `false` marks the batch failed: the
+   * library offers the same events again, in order, after backoff. Returns the exporter's id.
+   */
+  addExporter(exporter, options) {
+    if (typeof exporter !== 'function') {
+      throw new TypeError(`exporter must be a function, not ${describe(exporter)}`);
+    }
+    const config = convert(options, tables.EXPORTER, 'options');
+    const out = [null];
+    check(native.addPullExporter(this.#handle, JSON.stringify(config), out));
+    const id = Number(out[0]);
+    const pump = new PullExporter(this.#owner, id, exporter, config.format ?? 'json');
+    this.#exporters.set(id, pump);
+    return id;
+  }
+
+  /** Adds the library's file exporter (JSON lines, CSV or Parquet files in `options.dir`). */
+  addFileExporter(options) {
+    if (typeof options?.dir !== 'string') {
+      throw new TypeError(`options.dir must be a string, not ${describe(options?.dir)}`);
+    }
+    return this.#addBuiltIn(convert(options, tables.FILE_EXPORTER, 'options', { type: 'file' }));
+  }
+
+  /** Adds the library's log exporter: one line per event, to the logger (see setLogger) or stderr. */
+  addLogExporter(options) {
+    return this.#addBuiltIn(convert(options, tables.LOG_EXPORTER, 'options', { type: 'log' }));
+  }
+
+  #addBuiltIn(config) {
+    let addExporter;
+    try {
+      addExporter = native.addExporter;
+    } catch (cause) {
+      const error = new Error(
+        `this libsluice (${native.file}) has no sluice_store_add_exporter; rebuild it from current sources`,
+        { cause },
+      );
+      error.code = 'ERR_SLUICE_MISSING_SYMBOL';
+      throw error;
+    }
+    const out = [null];
+    check(addExporter(this.#handle, JSON.stringify(config), out));
+    this.#builtInExporters += 1;
+    return Number(out[0]);
+  }
+
+  /** Flushes exporter `id`, then stops and releases it. Resolves once it is removed. */
+  async removeExporter(id, timeout) {
+    if (typeof id !== 'number') throw new TypeError(`id must be a number, not ${describe(id)}`);
+    if (!Number.isSafeInteger(id) || id < 1) throw new RangeError(`id must be a positive integer, not ${id}`);
+    const ms = timeoutMs(timeout, DEFAULT_TIMEOUT_MS);
+    try {
+      await this.#wait(native.removeExporter, [id], ms, (code) =>
+        code === status.NOT_FOUND
+          ? `no exporter with id ${id}`
+          : code === status.TIMEOUT
+            ? `exporter ${id} was removed; some of its events were not exported within ${ms} ms`
+            : `removing exporter ${id} failed`,
+      );
+    } finally {
+      this.#exporters.get(id)?.stop();
+      this.#exporters.delete(id);
+    }
+  }
+
+  /** Resolves when every event added before the call has been exported or dropped by policy. */
+  async flush(timeout) {
+    const ms = timeoutMs(timeout, DEFAULT_TIMEOUT_MS);
+    await this.#wait(native.storeFlush, [], ms, (code) => this.#flushFailure(code, ms));
+  }
+
+  /**
+   * Stops intake, flushes for up to `timeout` ms and stops every exporter. The store is closed
+   * whatever the outcome; a SluiceError SLUICE_ERR_TIMEOUT says events were dropped. Closing
+   * again resolves at once.
+   */
+  async close(timeout) {
+    const ms = timeoutMs(timeout, DEFAULT_TIMEOUT_MS);
+    if (this.#closed) return;
+    if (this.#closing) {
+      // As the library does: a second close does not repeat the first one's outcome.
+      await this.#closing.catch(() => {});
+      return;
+    }
+    this.#closing = this.#wait(native.storeClose, [], ms, (code) =>
+      code === status.TIMEOUT
+        ? `the store is closed; ${this.#droppedAtShutdown()} events were not exported within ${ms} ms and were dropped (reason shutdown)`
+        : 'closing the store failed',
+    ).finally(() => {
+      this.#closed = true;
+      openStores.delete(this);
+      for (const pump of this.#exporters.values()) pump.stop();
+    });
+    await this.#closing;
+  }
+
+  /** A snapshot of the counters (camelCase keys; see index.d.ts). */
+  stats() {
+    const stats = camelKeys(this.#rawStats());
+    for (const exporter of stats.exporters) {
+      const message = this.#exporters.get(exporter.id)?.lastError;
+      if (exporter.lastError !== null && message) exporter.lastError = message;
+    }
+    return stats;
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')]() {
+    await this.close();
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  /** Closes the store from the 'exit' handler, without waiting (see the top of this file). */
+  [closeNow](logging) {
+    if (logging && this.#builtInExporters > 0) return;
+    native.storeClose(this.#handle, 0);
+    this.#closed = true;
+    openStores.delete(this);
+    for (const pump of this.#exporters.values()) pump.stop();
+  }
+
+  #rawStats() {
+    const out = [null];
+    check(native.storeStats(this.#handle, out));
+    try {
+      return JSON.parse(koffi.decode.string(out[0]));
+    } finally {
+      native.stringFree(out[0]);
+    }
+  }
+
+  #wakeExporters() {
+    for (const pump of this.#exporters.values()) pump.wake();
+  }
+
+  /** Runs a blocking call (`fn(store, ...args, timeout)`) on the thread pool while the exporters poll. */
+  async #wait(fn, args, ms, describeFailure) {
+    const started = performance.now();
+    this.#waiters += 1;
+    this.#wakeExporters();
+    let code;
+    try {
+      code = await pool.call('wait', fn, () => [
+        this.#handle,
+        ...args,
+        Math.max(0, ms - Math.floor(performance.now() - started)),
+      ]);
+    } finally {
+      this.#waiters -= 1;
+    }
+    if (code === status.CLOSED) throw asyncError(code, 'the store is closed');
+    if (code !== status.OK) throw asyncError(code, describeFailure(code));
+  }
+
+  #flushFailure(code, ms) {
+    const exporters = this.#rawStats().exporters.filter((e) => e.pending > 0);
+    const names = exporters.map((e) => `${e.id}${e.name ? ` (${e.name})` : ''}`).join(', ');
+    if (code === status.EXPORT) {
+      const failed = exporters.find((e) => e.last_error) ?? exporters[0];
+      if (!failed) return 'an exporter failed during the flush';
+      const message = this.#exporters.get(failed.id)?.lastError ?? failed.last_error;
+      return `exporter ${failed.id}${failed.name ? ` (${failed.name})` : ''} failed during the flush; its events stay pending and are retried: ${message}`;
+    }
+    if (code === status.TIMEOUT) {
+      const pending = exporters.reduce((n, e) => n + e.pending, 0);
+      return `the deadline (${ms} ms) passed with ${pending} events not yet exported by exporter(s) ${names}`;
+    }
+    return 'flush failed';
+  }
+
+  #droppedAtShutdown() {
+    return this.#rawStats().exporters.reduce((n, e) => n + e.dropped_reasons.shutdown, 0);
+  }
+}
+
+module.exports = { Store, SluiceError, DEFAULT_TIMEOUT_MS };

@@ -1,0 +1,51 @@
+'use strict';
+// The thread-pool budget: waiting calls never take every libuv thread, and neither kind (polls,
+// blocking waits) can shut the other out.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { PoolBudget } = require('../src/pool');
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+test('with 4 threads: 3 for waiting calls, at most 2 of each kind, one always left to the other kind', async () => {
+  const budget = new PoolBudget(4);
+  const granted = [];
+  const ask = (kind, name) => budget.acquire(kind).then(() => granted.push(name));
+  ask('poll', 'p1');
+  ask('poll', 'p2');
+  ask('poll', 'p3');
+  ask('wait', 'w1');
+  ask('wait', 'w2');
+  await settle();
+  assert.deepEqual(granted, ['p1', 'p2', 'w1']);
+  assert.deepEqual(budget.running, { poll: 2, wait: 1 });
+  assert.equal(budget.queued('poll'), 1);
+  budget.release('poll');
+  await settle();
+  assert.deepEqual(granted, ['p1', 'p2', 'w1', 'p3'], 'first come, first served within the shares');
+  budget.release('wait');
+  await settle();
+  assert.deepEqual(granted, ['p1', 'p2', 'w1', 'p3', 'w2']);
+  assert.deepEqual(budget.running, { poll: 2, wait: 1 });
+});
+
+test('small pools still run one call of each kind', async () => {
+  for (const size of [1, 2, 3]) {
+    const budget = new PoolBudget(size);
+    const granted = [];
+    budget.acquire('poll').then(() => granted.push('poll'));
+    budget.acquire('poll').then(() => granted.push('poll 2'));
+    budget.acquire('wait').then(() => granted.push('wait'));
+    await settle();
+    assert.deepEqual(granted, ['poll', 'wait'], `size ${size}`);
+  }
+});
+
+test('a large pool gives more turns', async () => {
+  const budget = new PoolBudget(16);
+  assert.equal(budget.total, 15);
+  assert.deepEqual(budget.limit, { poll: 14, wait: 14 });
+});
