@@ -76,13 +76,8 @@ pub fn normalize(input: &[u8], max_bytes: usize) -> Result<Arc<[u8]>, EventError
             max_bytes
         )));
     }
-    if let Err(e) = std::str::from_utf8(input) {
-        return Err(EventError(format!(
-            "event is not valid UTF-8 (at byte {})",
-            e.valid_up_to()
-        )));
-    }
-    let scan = Scanner::new(input).scan()?;
+    // UTF-8 is checked inside strings only: outside them the grammar allows ASCII alone.
+    let scan = Scanner::new(input).scan().map_err(|fail| fail.describe(input))?;
     let body = &input[scan.start..scan.end];
     let needs_kind = scan.seen & (1 << KIND) == 0;
     let needs_date = scan.seen & (1 << CREATION_DATE) == 0;
@@ -138,6 +133,47 @@ struct Scanner<'a> {
     has_line_break: bool,
 }
 
+/// Why the scanner stopped: small and `Copy` so the hot path never builds a message.
+#[derive(Clone, Copy, Debug)]
+enum Fail {
+    Syntax(&'static str, usize),
+    Utf8(usize),
+    TooDeep(usize),
+    FieldType(usize, u8),
+    NotInteger(usize, usize),
+    Duplicate(usize),
+    NotObject,
+}
+
+impl Fail {
+    fn describe(self, bytes: &[u8]) -> EventError {
+        EventError(match self {
+            Fail::Syntax(what, at) if at >= bytes.len() => format!("invalid JSON: {what} (at end of input)"),
+            Fail::Syntax(what, at) => format!("invalid JSON: {what} at byte {at}"),
+            Fail::Utf8(at) => format!("event is not valid UTF-8 (at byte {at})"),
+            Fail::TooDeep(at) => format!("event nests deeper than {MAX_DEPTH} levels (at byte {at})"),
+            Fail::FieldType(field, first) => {
+                let (name, expected) = KNOWN_FIELDS[field];
+                format!("field `{name}` must be {}, found {}", expected.describe(), describe_token(first))
+            }
+            Fail::NotInteger(field, at) => {
+                let rest = &bytes[at..];
+                let len = rest
+                    .iter()
+                    .position(|b| !(b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')))
+                    .unwrap_or(rest.len());
+                format!(
+                    "field `{}` must be an integer (Unix seconds), found {}",
+                    KNOWN_FIELDS[field].0,
+                    String::from_utf8_lossy(&rest[..len])
+                )
+            }
+            Fail::Duplicate(field) => format!("duplicate field `{}`", KNOWN_FIELDS[field].0),
+            Fail::NotObject => "event must be one JSON object (it does not start with '{')".into(),
+        })
+    }
+}
+
 /// What the parser expects next inside a container.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -153,14 +189,11 @@ impl<'a> Scanner<'a> {
         Scanner { bytes, pos: 0, has_line_break: false }
     }
 
-    fn error(&self, what: &str) -> EventError {
-        if self.pos >= self.bytes.len() {
-            EventError(format!("invalid JSON: {what} (at end of input)"))
-        } else {
-            EventError(format!("invalid JSON: {what} at byte {}", self.pos))
-        }
+    fn error(&self, what: &'static str) -> Fail {
+        Fail::Syntax(what, self.pos)
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
         while let Some(&b) = self.bytes.get(self.pos) {
             match b {
@@ -176,12 +209,10 @@ impl<'a> Scanner<'a> {
         self.bytes.get(self.pos).copied()
     }
 
-    fn scan(mut self) -> Result<ScanResult, EventError> {
+    fn scan(mut self) -> Result<ScanResult, Fail> {
         self.skip_ws();
         if self.peek() != Some(b'{') {
-            return Err(EventError(
-                "event must be one JSON object (it does not start with '{')".into(),
-            ));
+            return Err(Fail::NotObject);
         }
         let start = self.pos;
         // One bit per open container, 1 for an object: MAX_DEPTH fits in a u128.
@@ -223,10 +254,7 @@ impl<'a> Scanner<'a> {
                         pending_field = known_field(&self.bytes[key_start..self.pos - 1], escaped);
                         if let Some(i) = pending_field {
                             if seen & (1 << i) != 0 {
-                                return Err(EventError(format!(
-                                    "duplicate field `{}`",
-                                    KNOWN_FIELDS[i].0
-                                )));
+                                return Err(Fail::Duplicate(i));
                             }
                             seen |= 1 << i;
                         }
@@ -249,10 +277,7 @@ impl<'a> Scanner<'a> {
                     match b {
                         b'{' | b'[' => {
                             if depth >= MAX_DEPTH {
-                                return Err(EventError(format!(
-                                    "event nests deeper than {MAX_DEPTH} levels (at byte {})",
-                                    self.pos
-                                )));
+                                return Err(Fail::TooDeep(self.pos));
                             }
                             depth += 1;
                             stack = (stack << 1) | u128::from(b == b'{');
@@ -306,7 +331,7 @@ impl<'a> Scanner<'a> {
         stack: &mut u128,
         depth: &mut u32,
         state: &mut State,
-    ) -> Option<Result<usize, EventError>> {
+    ) -> Option<Result<usize, Fail>> {
         self.pos += 1;
         *depth -= 1;
         *stack >>= 1;
@@ -322,8 +347,8 @@ impl<'a> Scanner<'a> {
         Some(Ok(end))
     }
 
-    fn check_field_type(&self, field: usize, first: u8) -> Result<(), EventError> {
-        let (name, expected) = KNOWN_FIELDS[field];
+    fn check_field_type(&self, field: usize, first: u8) -> Result<(), Fail> {
+        let expected = KNOWN_FIELDS[field].1;
         let ok = match expected {
             FieldType::String => first == b'"',
             FieldType::Integer => first == b'-' || first.is_ascii_digit(),
@@ -332,38 +357,58 @@ impl<'a> Scanner<'a> {
             FieldType::Any => true,
         };
         if !ok {
-            return Err(EventError(format!(
-                "field `{name}` must be {}, found {}",
-                expected.describe(),
-                describe_token(first)
-            )));
+            return Err(Fail::FieldType(field, first));
         }
         if expected == FieldType::Integer {
             let rest = &self.bytes[self.pos..];
-            let len = rest
-                .iter()
-                .position(|b| !(b.is_ascii_digit() || *b == b'-' || *b == b'.' || *b == b'e' || *b == b'E' || *b == b'+'))
-                .unwrap_or(rest.len());
-            let text = std::str::from_utf8(&rest[..len]).unwrap_or("");
-            if text.parse::<i64>().is_err() {
-                return Err(EventError(format!(
-                    "field `{name}` must be an integer (Unix seconds), found {text}"
-                )));
+            let sign = usize::from(rest.first() == Some(&b'-'));
+            let digits = rest[sign..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let after = rest.get(sign + digits).copied();
+            // 18 digits always fit an i64.
+            if digits == 0 || digits > 18 || matches!(after, Some(b'.' | b'e' | b'E')) {
+                return Err(Fail::NotInteger(field, self.pos));
             }
         }
         Ok(())
     }
 
     /// Consumes a string starting at the opening quote. Returns whether it held an escape.
-    fn string(&mut self) -> Result<bool, EventError> {
+    #[inline(always)]
+    fn string(&mut self) -> Result<bool, Fail> {
         self.pos += 1;
+        let start = self.pos;
         let mut escaped = false;
+        let mut high_bits = 0u64;
         loop {
-            let Some(&b) = self.bytes.get(self.pos) else {
-                return Err(self.error("unterminated string"));
+            // Eight bytes at a time: the lowest flagged byte of a word is always a real quote,
+            // backslash or control byte (false positives can only sit above a real one).
+            let b = match self.word_at(self.pos) {
+                Some(word) => {
+                    let special = has_zero_byte(word ^ (ONES * u64::from(b'"')))
+                        | has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+                        | has_byte_below(word, 0x20);
+                    if special == 0 {
+                        high_bits |= word;
+                        self.pos += 8;
+                        continue;
+                    }
+                    let skip = special.trailing_zeros() / 8;
+                    high_bits |= word & ((1u64 << (skip * 8)) - 1);
+                    self.pos += skip as usize;
+                    self.bytes[self.pos]
+                }
+                None => match self.bytes.get(self.pos) {
+                    Some(&b) => b,
+                    None => return Err(self.error("unterminated string")),
+                },
             };
             match b {
                 b'"' => {
+                    if high_bits & (ONES << 7) != 0 {
+                        if let Err(e) = std::str::from_utf8(&self.bytes[start..self.pos]) {
+                            return Err(Fail::Utf8(start + e.valid_up_to()));
+                        }
+                    }
                     self.pos += 1;
                     return Ok(escaped);
                 }
@@ -383,12 +428,25 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 0..=0x1f => return Err(self.error("control character in string")),
-                _ => self.pos += 1,
+                _ => {
+                    high_bits |= u64::from(b);
+                    self.pos += 1;
+                }
             }
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), EventError> {
+    /// The eight bytes at `at`, if the input holds that many.
+    #[inline(always)]
+    fn word_at(&self, at: usize) -> Option<u64> {
+        if at.checked_add(8)? > self.bytes.len() {
+            return None;
+        }
+        // SAFETY: `at + 8 <= len` was checked just above; the read may be unaligned.
+        Some(u64::from_le(unsafe { std::ptr::read_unaligned(self.bytes.as_ptr().add(at) as *const u64) }))
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Fail> {
         if self.bytes[self.pos..].starts_with(word) {
             self.pos += word.len();
             Ok(())
@@ -397,7 +455,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<(), EventError> {
+    fn number(&mut self) -> Result<(), Fail> {
         let digits = |s: &mut Self| {
             let from = s.pos;
             while s.peek().is_some_and(|b| b.is_ascii_digit()) {
@@ -434,6 +492,39 @@ impl<'a> Scanner<'a> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Non-zero when some byte of `word` is zero (the classic SWAR test).
+fn has_zero_byte(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & (ONES << 7)
+}
+
+/// Non-zero when some byte of `word` is below `n` (n <= 128); bytes of 0x80 and above never match.
+fn has_byte_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & (ONES << 7)
+}
+
+fn field_index(name: &[u8]) -> Option<usize> {
+    // One jump on the length, then comparisons with fixed-size literals (inlined, no memcmp
+    // call): this runs for every top-level key. A test checks it against KNOWN_FIELDS.
+    Some(match name.len() {
+        3 if name == b"key" => 4,
+        4 if name == b"kind" => 0,
+        5 if name == b"value" => 6,
+        6 if name == b"source" => 9,
+        7 if name == b"userKey" => 2,
+        7 if name == b"default" => 7,
+        7 if name == b"version" => 8,
+        8 if name == b"metadata" => 10,
+        9 if name == b"variation" => 5,
+        11 if name == b"contextKind" => 1,
+        12 if name == b"creationDate" => 3,
+        17 if name == b"evaluationContext" => 11,
+        20 if name == b"trackingEventDetails" => 12,
+        _ => return None,
+    })
+}
+
 fn known_field(raw: &[u8], escaped: bool) -> Option<usize> {
     if escaped {
         let mut quoted = Vec::with_capacity(raw.len() + 2);
@@ -441,9 +532,9 @@ fn known_field(raw: &[u8], escaped: bool) -> Option<usize> {
         quoted.extend_from_slice(raw);
         quoted.push(b'"');
         let decoded: String = serde_json::from_slice(&quoted).ok()?;
-        return KNOWN_FIELDS.iter().position(|(name, _)| name.as_bytes() == decoded.as_bytes());
+        return field_index(decoded.as_bytes());
     }
-    KNOWN_FIELDS.iter().position(|(name, _)| name.as_bytes() == raw)
+    field_index(raw)
 }
 
 fn describe_token(first: u8) -> &'static str {
@@ -551,6 +642,23 @@ mod tests {
         // Nested fields with known names are not top-level fields.
         ok(r#"{"metadata":{"userKey":5,"kind":1}}"#);
         ok(r#"{"value":{"a":1},"default":false,"trackingEventDetails":{"total":99.5}}"#);
+    }
+
+    #[test]
+    fn field_index_agrees_with_the_field_table() {
+        for (i, (name, _)) in KNOWN_FIELDS.iter().enumerate() {
+            assert_eq!(field_index(name.as_bytes()), Some(i), "{name}");
+        }
+        assert_eq!(field_index(b"Kind"), None);
+    }
+
+    #[test]
+    fn non_ascii_text_is_accepted_and_bad_utf8_is_located() {
+        let e = r#"{"kind":"k","creationDate":0,"a":"déjà vu, 日本語 ünïcödé text longer than eight bytes","b":"ñ"}"#;
+        assert_eq!(ok(e), e);
+        assert_eq!(err(b"{\"a\":\"0123456789\xc3\x28\"}"), "event is not valid UTF-8 (at byte 16)");
+        assert_eq!(err(b"{\"a\":1}\xff"), "invalid JSON: trailing characters after the event object at byte 7");
+        assert_eq!(err(b"{\xff:1}"), "invalid JSON: expected a string key at byte 1");
     }
 
     #[test]
