@@ -3,6 +3,9 @@
 //! worker thread ([`worker`]) that runs that loop around a [`Sink`]; a pull exporter lets the
 //! host run the same loop on its own thread or event loop.
 
+pub mod builtin;
+pub mod file;
+pub mod logline;
 pub mod record;
 pub mod template;
 pub mod worker;

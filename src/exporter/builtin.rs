@@ -1,0 +1,140 @@
+//! Built-in exporters, configured by one JSON object: `type` picks the sink (`"file"`, `"log"`),
+//! the common exporter options drive the same worker as any callback exporter, and the type's
+//! own keys configure the sink. Everything is checked at registration: an unknown type or key,
+//! a wrong value or a template that does not parse is `InvalidArgument` naming it; a directory
+//! that cannot be created or written is `Io`.
+//!
+//! The sinks always receive `jsonl` batches: for a file exporter, `format` is the file format.
+
+use super::file::{self, FileFormat, FileSink, ParquetCompression};
+use super::logline::{self, LogLineSink, LogTarget};
+use super::record;
+use super::template::Template;
+use super::Sink;
+use crate::config::{ExporterOptions, Format, JsonOptions};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Adds the built-in exporter that `config_json` describes to `store`; returns its id.
+pub fn add_builtin_exporter(store: &Store, config_json: &str) -> Result<u64> {
+    let (options, sink) = build(config_json)?;
+    store.add_exporter(options, sink)
+}
+
+/// Reads `config_json` and builds the exporter's options and sink.
+pub fn build(config_json: &str) -> Result<(ExporterOptions, Box<dyn Sink>)> {
+    let mut config = JsonOptions::parse(config_json, "exporter config")?;
+    match config.string("type")?.as_deref() {
+        Some("file") => {
+            config.what = "file exporter";
+            file_exporter(config)
+        }
+        Some("log") => {
+            config.what = "log exporter";
+            log_exporter(config)
+        }
+        Some(other) => Err(Error::InvalidArgument(format!(
+            "exporter config: unknown `type` {other:?} (expected \"file\" or \"log\")"
+        ))),
+        None => Err(Error::InvalidArgument(
+            "exporter config: `type` is required (\"file\" or \"log\")".into(),
+        )),
+    }
+}
+
+fn file_exporter(mut config: JsonOptions) -> Result<(ExporterOptions, Box<dyn Sink>)> {
+    let format = config.string("format")?;
+    let dir = config.string("dir")?;
+    let filename = config.string("filename")?;
+    let csv_template = config.string("csv_template")?;
+    let compression = config.string("parquet_compression")?;
+    let options = common_options(config, "file", true)?;
+    let only_for = |key: &str, format: &str| {
+        Error::InvalidArgument(format!("file exporter: `{key}` applies only to `format` \"{format}\""))
+    };
+    let format = match format.as_deref() {
+        None | Some("json") => FileFormat::JsonLines,
+        Some("csv") => FileFormat::Csv {
+            template: template("file exporter", "csv_template", csv_template.as_deref().unwrap_or(file::DEFAULT_CSV_TEMPLATE), &record::TEMPLATE_FIELDS)?,
+        },
+        Some("parquet") => FileFormat::Parquet {
+            compression: match compression.as_deref() {
+                None | Some("snappy") => ParquetCompression::Snappy,
+                Some("gzip") => ParquetCompression::Gzip,
+                Some("zstd") => ParquetCompression::Zstd,
+                Some("uncompressed") => ParquetCompression::Uncompressed,
+                Some(other) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "file exporter: `parquet_compression` must be \"snappy\", \"gzip\", \"zstd\" or \"uncompressed\", not {other:?}"
+                    )))
+                }
+            },
+        },
+        Some(other) => {
+            return Err(Error::InvalidArgument(format!(
+                "file exporter: `format` must be \"json\", \"csv\" or \"parquet\", not {other:?}"
+            )))
+        }
+    };
+    if csv_template.is_some() && !matches!(format, FileFormat::Csv { .. }) {
+        return Err(only_for("csv_template", "csv"));
+    }
+    if compression.is_some() && !matches!(format, FileFormat::Parquet { .. }) {
+        return Err(only_for("parquet_compression", "parquet"));
+    }
+    let Some(dir) = dir else {
+        return Err(Error::InvalidArgument("file exporter: `dir` is required".into()));
+    };
+    let filename = template(
+        "file exporter",
+        "filename",
+        filename.as_deref().unwrap_or(file::DEFAULT_FILENAME),
+        &file::FILENAME_FIELDS,
+    )?;
+    let sink = FileSink::open(&dir, filename, format)?;
+    Ok((options, Box::new(sink)))
+}
+
+fn log_exporter(mut config: JsonOptions) -> Result<(ExporterOptions, Box<dyn Sink>)> {
+    if config.take("format").is_some() {
+        return Err(Error::InvalidArgument(
+            "log exporter: unknown key `format` (each line comes from `template`)".into(),
+        ));
+    }
+    let text = config.string("template")?;
+    let target = match config.string("target")?.as_deref() {
+        None | Some("log") => LogTarget::Callback,
+        Some("stderr") => LogTarget::Stderr,
+        Some(other) => {
+            return Err(Error::InvalidArgument(format!(
+                "log exporter: `target` must be \"log\" or \"stderr\", not {other:?}"
+            )))
+        }
+    };
+    let options = common_options(config, "log", false)?;
+    let template = template(
+        "log exporter",
+        "template",
+        text.as_deref().unwrap_or(logline::DEFAULT_TEMPLATE),
+        &record::TEMPLATE_FIELDS,
+    )?;
+    Ok((options, Box::new(LogLineSink::new(template, target))))
+}
+
+/// Reads the common options (all but `format`, which the caller took) and refuses any key left.
+/// The sink always gets `jsonl` batches; `bulk` defaults to `default_bulk`, the name to `kind`.
+fn common_options(mut config: JsonOptions, kind: &str, default_bulk: bool) -> Result<ExporterOptions> {
+    let bulk = config.boolean("bulk", default_bulk)?;
+    let mut options = ExporterOptions::read(&mut config)?;
+    config.finish()?;
+    options.bulk = bulk;
+    options.format = Format::JsonLines;
+    if options.name.is_empty() {
+        options.name = kind.to_string();
+    }
+    Ok(options)
+}
+
+fn template(what: &str, key: &str, text: &str, fields: &[&str]) -> Result<Template> {
+    Template::parse(text, fields).map_err(|e| Error::InvalidArgument(format!("{what}: `{key}` is refused: {e}")))
+}
