@@ -149,6 +149,52 @@ void sluice_string_free(char *s);
 enum sluice_status sluice_set_log_callback(sluice_log_fn log_fn, void *userdata, int max_level);
 
 /*
+ Adds a built-in exporter, driven by a library thread of its own like a callback exporter
+ (same triggers, batching, retry with backoff, and counters in `sluice_store_stats`). It sees
+ every event accepted from now on.
+
+ `config_json` is a JSON object: `type` ("file" or "log"), the common exporter options of
+ `sluice_store_add_callback_exporter` except `format` (`name` defaults to the type), and the
+ type's own keys:
+ - "file": every export writes one complete file (written beside it, synced, then linked
+   under its name, so a reader never sees a partial file; a taken name gets `_000001`,
+   `_000002`, ... before its extension, so nothing is overwritten). `dir` (required; created
+   0755 when missing), `filename` (template of `.Hostname`, `.Timestamp` in Unix seconds and
+   `.Format`; default `flag-variation-{{ .Hostname}}-{{ .Timestamp}}.{{ .Format}}`), `format`
+   ("json": one JSON object per line, the default; "csv"; "parquet"), `csv_template` (one
+   rendering per event; default
+   `{{ .Kind}};{{ .ContextKind}};{{ .UserKey}};{{ .CreationDate}};{{ .Key}};{{ .Variation}};{{ .Value}};{{ .Default}};{{ .Source}}`
+   and a newline; a value holding `;`, `,`, a quote or a line break is quoted as a CSV
+   field), `parquet_compression` ("snappy" default, "gzip", "zstd", "uncompressed"; one row
+   per event, one nullable column per known field: `value`, `metadata`, `evaluationContext`
+   and `trackingEventDetails` as JSON text, `creationDate` INT64, `default` BOOLEAN, the
+   others strings).
+ - "log": each event becomes one line rendered from `template` (default
+   `[{{ .FormattedDate}}] user="{{ .UserKey}}", flag="{{ .Key}}", value="{{ .Value}}"`; line
+   breaks in values are escaped) and goes to the log callback at `SLUICE_LOG_INFO` (`target`
+   "log", the default: nowhere when no callback takes INFO lines and `SLUICE_LOG` is unset)
+   or to standard error (`target` "stderr"). `bulk` defaults to false.
+
+ Templates take `{{ .Field }}` actions (spaces optional): the event's fields in Go spelling
+ (`.Kind`, `.ContextKind`, `.UserKey`, `.CreationDate`, `.Key`, `.Variation`, `.Value`,
+ `.Default`, `.Version`, `.Source`, `.Metadata`, `.EvaluationContext`,
+ `.TrackingEventDetails`) and `.FormattedDate` (RFC 3339, UTC). Strings render as their
+ text, other values as JSON, absent fields and null as nothing.
+
+ `SLUICE_ERR_INVALID_ARGUMENT` for a missing or unknown `type`, an unknown key, a wrong value,
+ or a template that does not parse or names an unknown field (the message names the key and
+ the line and column); `SLUICE_ERR_IO` when `dir` cannot be created or written;
+ `SLUICE_ERR_CLOSED` after close. A failed write later (full disk, directory gone) fails the
+ export: the events stay pending, are retried after backoff, and count in `failed_attempts`.
+
+ `store`, `config_json` and `out_id` must not be NULL. `config_json` is NUL-terminated UTF-8;
+ ownership NOT transferred (it is read during the call only). `*out_id` is written only on
+ success; the exporter belongs to the store, which releases it on
+ `sluice_store_remove_exporter` or close. Thread-safe.
+ */
+enum sluice_status sluice_store_add_exporter(struct sluice_store *store, const char *config_json, uint64_t *out_id);
+
+/*
  Adds an exporter that delivers batches to `export_fn` on a library thread of its own. It
  sees every event accepted from now on. `options_json` may be NULL or "": keys `name`,
  `format` ("json" array per batch, default; "jsonl" one object per line), `max_batch_size`

@@ -6,6 +6,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod builtin;
 pub mod exporter;
 pub mod store;
 
