@@ -12,8 +12,8 @@ const packageDir = path.resolve(__dirname, '..');
 const HANG = 60000;
 
 /** Runs `source` (CommonJS) in a child node whose cwd is the package, so `require('sluice')` works. */
-function runChild(source, env = {}) {
-  const child = spawnSync(process.execPath, ['-e', source], {
+function runChild(source, env = {}, nodeOptions = []) {
+  const child = spawnSync(process.execPath, [...nodeOptions, '-e', source], {
     cwd: packageDir,
     encoding: 'utf8',
     timeout: HANG,
@@ -107,4 +107,35 @@ test('without a logger the library is silent, unless SLUICE_LOG asks for standar
     loud.stderr,
     'sluice warn: exporter 1 () failed to export 1 events, retrying in 1 ms: the pull exporter reported a failure\n',
   );
+});
+
+test('closed stores are freed when collected, after their held batches settle', () => {
+  const child = runChild(
+    `
+    const { Store } = require('sluice');
+    const held = [];
+    async function round() {
+      const store = new Store();
+      store.addExporter((events) => new Promise((resolve) => held.push(resolve)), { bulk: false });
+      store.add({ key: 'k' });
+      store.add({ key: 'l' });
+      await store.close(5).catch(() => {});
+    }
+    (async () => {
+      for (let i = 0; i < 50; i++) await round();
+      for (let i = 0; i < 3; i++) {
+        global.gc();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      held.forEach((resolve) => resolve());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      global.gc();
+      console.log(held.length);
+    })();
+  `,
+    {},
+    ['--expose-gc'],
+  );
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout.trim(), '50');
 });

@@ -222,7 +222,7 @@ test('a closed store refuses events with SLUICE_ERR_CLOSED and still reports sta
   await store.close(0);
 });
 
-test('Symbol.asyncDispose closes the store', async () => {
+test('Symbol.asyncDispose closes the store', { skip: !Symbol.asyncDispose && 'no Symbol.asyncDispose in this Node' }, async () => {
   const store = new Store();
   await store[Symbol.asyncDispose]();
   assert.equal(store.closed, true);
