@@ -11,10 +11,15 @@ python=${PYTHON:-python3}
 deps="$root/target/python-test-deps"
 
 if ! PYTHONPATH="$deps" "$python" -c "import pyarrow, pytest" 2>/dev/null; then
-    "$python" -m pip --version >/dev/null 2>&1 || "$python" -m ensurepip --default-pip >/dev/null 2>&1 || {
-        echo "tests/python: pip is missing (apt-get install python3-pip)" >&2
-        exit 1
-    }
+    if ! "$python" -m pip --version >/dev/null 2>&1; then
+        # A bare Debian python3 has no pip: root installs Debian's, anyone else must.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
+        else
+            echo "tests/python: pip is missing (apt-get install python3-pip)" >&2
+            exit 1
+        fi
+    fi
     "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$deps" --upgrade pytest pyarrow
 fi
 
