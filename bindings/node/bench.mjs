@@ -13,7 +13,16 @@ const EVENTS = Number(process.argv[2] ?? 200_000);
 const DATE = 1700000000;
 
 function event(n) {
-  return { kind: 'feature', contextKind: 'user', userKey: `u-${n % 1000}`, creationDate: DATE, key: 'new-checkout', variation: 'on', value: n % 2 === 0, default: false };
+  return {
+    kind: 'feature',
+    contextKind: 'user',
+    userKey: `u-${n % 1000}`,
+    creationDate: DATE,
+    key: 'new-checkout',
+    variation: 'on',
+    value: n % 2 === 0,
+    default: false,
+  };
 }
 
 const objects = Array.from({ length: EVENTS }, (_, n) => event(n));
@@ -43,7 +52,15 @@ const cases = [
   ['add(object)', (store, i) => store.add(objects[i])],
   [
     'feature(key, fields)',
-    (store, i) => store.feature('new-checkout', { userKey: `u-${i % 1000}`, contextKind: 'user', creationDate: DATE, variation: 'on', value: i % 2 === 0, default: false }),
+    (store, i) =>
+      store.feature('new-checkout', {
+        userKey: `u-${i % 1000}`,
+        contextKind: 'user',
+        creationDate: DATE,
+        variation: 'on',
+        value: i % 2 === 0,
+        default: false,
+      }),
   ],
 ];
 
@@ -53,5 +70,7 @@ for (const [, body, adds = EVENTS] of cases) measure(body, adds);
 console.log(`sluice ${version}, node ${process.version}, koffi ${koffi.version}, ${EVENTS} calls each`);
 for (const [name, body, adds = EVENTS] of cases) {
   const rate = measure(body, adds);
-  console.log(`${name.padEnd(48)} ${Math.round(rate).toLocaleString('en-US').padStart(12)} calls/s  ${(1e9 / rate).toFixed(0).padStart(6)} ns/call`);
+  console.log(
+    `${name.padEnd(48)} ${Math.round(rate).toLocaleString('en-US').padStart(12)} calls/s  ${(1e9 / rate).toFixed(0).padStart(6)} ns/call`,
+  );
 }

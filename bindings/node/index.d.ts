@@ -247,4 +247,3 @@ export declare const version: string;
 export declare const libraryPath: string;
 /** The timeout of flush, close and removeExporter when none is given (5000 ms). */
 export declare const DEFAULT_TIMEOUT_MS: number;
-

@@ -2,10 +2,10 @@
 //
 // Run it with `make demo`, or `bindings/node/run.sh examples/node/quickstart.mjs`.
 
-import { Store, setLogger } from 'sluice';
+import { Store, setLogger } from "sluice";
 
 // The library's own log lines (retries, dropped events) go to any logger; console will do.
-setLogger(console, { level: 'info' });
+setLogger(console, { level: "info" });
 
 const store = new Store({ capacity: 100_000 });
 
@@ -15,24 +15,36 @@ let attempts = 0;
 store.addExporter(
   async (events) => {
     attempts += 1;
-    if (attempts === 1) throw new Error('collector not ready yet'); // the first try fails
+    if (attempts === 1) throw new Error("collector not ready yet"); // the first try fails
     console.log(`exporting ${events.length} events:`);
     for (const event of events) console.log(`  ${JSON.stringify(event)}`);
   },
-  { name: 'stdout', maxBatchSize: 500, flushIntervalMs: 5000, initialBackoffMs: 50 },
+  {
+    name: "stdout",
+    maxBatchSize: 500,
+    flushIntervalMs: 5000,
+    initialBackoffMs: 50,
+  },
 );
 
-store.feature('new-checkout', {
-  userKey: 'u-42',
-  contextKind: 'user',
-  variation: 'on',
+store.feature("new-checkout", {
+  userKey: "u-42",
+  contextKind: "user",
+  variation: "on",
   value: true,
   default: false,
-  version: 'v3',
-  source: 'SERVER',
+  version: "v3",
+  source: "SERVER",
 });
-store.track('checkout-completed', { userKey: 'u-42', details: { total: 99.5 } });
-store.add(Buffer.from('{"key": "dark-mode", "userKey": "u-7", "variation": "off", "value": false}'));
+store.track("checkout-completed", {
+  userKey: "u-42",
+  details: { total: 99.5 },
+});
+store.add(
+  Buffer.from(
+    '{"key": "dark-mode", "userKey": "u-7", "variation": "off", "value": false}',
+  ),
+);
 
 await store.flush(5000); // resolves once the exporter has every event added so far
 const [exporter] = store.stats().exporters;

@@ -6,7 +6,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const libraryFileName =
-  process.platform === 'win32' ? 'sluice.dll' : process.platform === 'darwin' ? 'libsluice.dylib' : 'libsluice.so';
+  process.platform === 'win32'
+    ? 'sluice.dll'
+    : process.platform === 'darwin'
+      ? 'libsluice.dylib'
+      : 'libsluice.so';
 
 const packageDir = path.resolve(__dirname, '..');
 
@@ -67,10 +71,14 @@ function declare() {
     batchData: fn('void *sluice_batch_data(sluice_batch *batch, _Out_ size_t *out_len)'),
     batchEventCount: fn('size_t sluice_batch_event_count(sluice_batch *batch)'),
     batchComplete: fn('int sluice_batch_complete(sluice_batch *batch, bool exported)'),
-    removeExporter: fn('int sluice_store_remove_exporter(sluice_store *store, uint64_t exporter_id, uint32_t timeout_ms)'),
+    removeExporter: fn(
+      'int sluice_store_remove_exporter(sluice_store *store, uint64_t exporter_id, uint32_t timeout_ms)',
+    ),
     // Newer than the first release of the library: resolved on first use.
     get addExporter() {
-      const value = lib.func('int sluice_store_add_exporter(sluice_store *store, const char *config_json, _Out_ uint64_t *out_id)');
+      const value = lib.func(
+        'int sluice_store_add_exporter(sluice_store *store, const char *config_json, _Out_ uint64_t *out_id)',
+      );
       Object.defineProperty(this, 'addExporter', { value });
       return value;
     },

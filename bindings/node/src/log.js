@@ -29,7 +29,8 @@ function toFunction(target) {
     return (level, message) => target[level](message);
   }
   throw new TypeError(
-    `logger must be a function (level, message), an object with error/warn/info/debug methods, or null, not ${describe(target)}`,
+    'logger must be a function (level, message), an object with error/warn/info/debug methods, ' +
+      `or null, not ${describe(target)}`,
   );
 }
 
@@ -55,8 +56,10 @@ function detachLogger() {
 function setLogger(target, options = {}) {
   if (!isPlainObject(options)) throw new TypeError(`options must be an object, not ${describe(options)}`);
   const level = options.level ?? 'info';
-  if (typeof level !== 'string') throw new TypeError(`options.level must be a string, not ${describe(level)}`);
-  if (!LEVELS.includes(level)) throw new RangeError(`options.level must be one of ${LEVELS.join(', ')}, not '${level}'`);
+  if (typeof level !== 'string')
+    throw new TypeError(`options.level must be a string, not ${describe(level)}`);
+  if (!LEVELS.includes(level))
+    throw new RangeError(`options.level must be one of ${LEVELS.join(', ')}, not '${level}'`);
   if (target === null || target === undefined) {
     logger = null;
     if (trampoline) disable();

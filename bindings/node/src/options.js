@@ -27,7 +27,9 @@ function oneOf(...allowed) {
   return (value, name) => {
     if (typeof value !== 'string') throw new TypeError(`${name} must be a string, not ${describe(value)}`);
     if (!allowed.includes(value)) {
-      throw new RangeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, not '${value}'`);
+      throw new RangeError(
+        `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, not '${value}'`,
+      );
     }
     return value;
   };
@@ -39,7 +41,8 @@ function string(value, name) {
 }
 
 function boolean(value, name) {
-  if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false, not ${describe(value)}`);
+  if (typeof value !== 'boolean')
+    throw new TypeError(`${name} must be true or false, not ${describe(value)}`);
   return value;
 }
 

@@ -49,7 +49,7 @@ class PoolBudget {
 
   // First come, first served, skipping a kind that has used up its share.
   #dispatch() {
-    for (let i = 0; i < this.queue.length; ) {
+    for (let i = 0; i < this.queue.length;) {
       if (this.running.poll + this.running.wait >= this.total) return;
       const { kind, resolve } = this.queue[i];
       if (this.running[kind] >= this.limit[kind]) {

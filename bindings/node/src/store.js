@@ -4,7 +4,7 @@
 // Promises. Open stores are closed on 'beforeExit'; a closed store is freed when collected.
 
 const { load } = require('./library');
-const { SluiceError, status, check, lastError, asyncError } = require('./errors');
+const { status, check, lastError, asyncError } = require('./errors');
 const { convert, timeoutMs, describe, isPlainObject, tables } = require('./options');
 const { PullExporter } = require('./exporter');
 const { pool } = require('./pool');
@@ -21,9 +21,9 @@ const { koffi } = native;
 // Node joins the thread pool's threads before the process ends: a flush waiting there would hold
 // the exit for its whole deadline. So the store is closed at once (deadline 0), which ends those
 // waits; its unexported events are counted as dropped (reason shutdown). A close or removal
-// already running keeps its own deadline (the library runs them one at a time). A store with a built-in exporter is left alone while a logger
-// is set: its thread may be waiting for the main thread to take a log line, and close would wait
-// for that thread.
+// already running keeps its own deadline (the library runs them one at a time). A store with a
+// built-in exporter is left alone while a logger is set: its thread may be waiting for the main
+// thread to take a log line, and close would wait for that thread.
 
 const openStores = new Set();
 const closeNow = Symbol('closeNow');
@@ -74,7 +74,8 @@ const fieldCheck = {
   },
   seconds(value, name) {
     if (typeof value !== 'number') throw new TypeError(`${name} must be a number, not ${describe(value)}`);
-    if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be an integer (Unix seconds), not ${value}`);
+    if (!Number.isSafeInteger(value))
+      throw new RangeError(`${name} must be an integer (Unix seconds), not ${value}`);
     return value;
   },
   any: (value) => value,
@@ -226,10 +227,9 @@ class Store {
 
   /** Adds the library's file exporter (JSON lines, CSV or Parquet files in `options.dir`). */
   addFileExporter(options) {
-    if (typeof options?.dir !== 'string') {
-      throw new TypeError(`options.dir must be a string, not ${describe(options?.dir)}`);
-    }
-    return this.#addBuiltIn(convert(options, tables.FILE_EXPORTER, 'options', { type: 'file' }));
+    const config = convert(options, tables.FILE_EXPORTER, 'options', { type: 'file' });
+    if (config.dir === undefined) throw new TypeError('options.dir is required');
+    return this.#addBuiltIn(config);
   }
 
   /** Adds the library's log exporter: one line per event, to the logger (see setLogger) or stderr. */
@@ -295,7 +295,8 @@ class Store {
     }
     this.#closing = this.#wait(native.storeClose, [], ms, (code) =>
       code === status.TIMEOUT
-        ? `the store is closed; ${this.#droppedAtShutdown()} events were not exported within ${ms} ms and were dropped (reason shutdown)`
+        ? `the store is closed; ${this.#droppedAtShutdown()} events were not exported within ${ms} ms ` +
+          'and were dropped (reason shutdown)'
         : 'closing the store failed',
     ).finally(() => {
       this.#closed = true;
@@ -369,16 +370,16 @@ class Store {
 
   #flushFailure(code, ms) {
     const exporters = this.#rawStats().exporters.filter((e) => e.pending > 0);
-    const names = exporters.map((e) => `${e.id}${e.name ? ` (${e.name})` : ''}`).join(', ');
+    const label = (e) => `${e.id}${e.name ? ` (${e.name})` : ''}`;
     if (code === status.EXPORT) {
       const failed = exporters.find((e) => e.last_error) ?? exporters[0];
       if (!failed) return 'an exporter failed during the flush';
       const message = this.#exporters.get(failed.id)?.lastError ?? failed.last_error;
-      return `exporter ${failed.id}${failed.name ? ` (${failed.name})` : ''} failed during the flush; its events stay pending and are retried: ${message}`;
+      return `exporter ${label(failed)} failed during the flush; its events stay pending and are retried: ${message}`;
     }
     if (code === status.TIMEOUT) {
       const pending = exporters.reduce((n, e) => n + e.pending, 0);
-      return `the deadline (${ms} ms) passed with ${pending} events not yet exported by exporter(s) ${names}`;
+      return `the deadline (${ms} ms) passed with ${pending} events not yet exported by exporter(s) ${exporters.map(label).join(', ')}`;
     }
     return 'flush failed';
   }
@@ -388,4 +389,4 @@ class Store {
   }
 }
 
-module.exports = { Store, SluiceError, DEFAULT_TIMEOUT_MS };
+module.exports = { Store, DEFAULT_TIMEOUT_MS };

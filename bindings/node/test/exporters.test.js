@@ -51,19 +51,20 @@ test('returning false and throwing synchronously also mark the batch failed', as
   const store = new Store();
   const outcomes = [false, 'throw', undefined];
   const offered = [];
-  store.addExporter(
-    (events) => {
-      offered.push(events.map((e) => e.n));
-      const outcome = outcomes.shift();
-      if (outcome === 'throw') throw new RangeError('bad batch');
-      return outcome;
-    },
-    FAST_RETRY,
-  );
+  store.addExporter((events) => {
+    offered.push(events.map((e) => e.n));
+    const outcome = outcomes.shift();
+    if (outcome === 'throw') throw new RangeError('bad batch');
+    return outcome;
+  }, FAST_RETRY);
   store.add({ n: 1 });
   store.add({ n: 2 });
   await store.flush(10000);
-  assert.deepEqual(offered, [[1, 2], [1, 2], [1, 2]]);
+  assert.deepEqual(offered, [
+    [1, 2],
+    [1, 2],
+    [1, 2],
+  ]);
   const [stats] = store.stats().exporters;
   assert.deepEqual([stats.failedAttempts, stats.exported, stats.lastError], [2, 2, 'bad batch']);
   await store.close();
@@ -73,7 +74,10 @@ test('batch: the layout of json and jsonl, as text and bytes', async () => {
   const store = new Store();
   const batches = [];
   const json = store.addExporter((events, batch) => batches.push({ events, batch }), { name: 'json' });
-  const jsonl = store.addExporter((events, batch) => batches.push({ events, batch }), { name: 'jsonl', format: 'jsonl' });
+  const jsonl = store.addExporter((events, batch) => batches.push({ events, batch }), {
+    name: 'jsonl',
+    format: 'jsonl',
+  });
   store.add('{"kind":"feature","creationDate":1,"key":"a"}');
   store.add('{"kind":"feature","creationDate":1,"key":"b","value":"line\\nbreak"}');
   await store.flush(5000);
@@ -154,7 +158,10 @@ test('a failing exporter delays neither another exporter nor add', async () => {
   assert.deepEqual([down.failedAttempts, down.exported, down.pending], [1, 0, 6]);
   assert.equal(down.lastError, 'the exporter returned false');
   assert.deepEqual([up.exported, up.pending], [6, 0]);
-  await assert.rejects(store.close(0), (error) => error.code === 'SLUICE_ERR_TIMEOUT' && /6 events were not exported/.test(error.message));
+  await assert.rejects(
+    store.close(0),
+    (error) => error.code === 'SLUICE_ERR_TIMEOUT' && /6 events were not exported/.test(error.message),
+  );
   assert.deepEqual(store.stats().exporters[0].droppedReasons, { overflow: 0, shutdown: 6 });
 });
 
@@ -186,16 +193,20 @@ test('flush rejects with SLUICE_ERR_TIMEOUT while an exporter holds its batch', 
   const store = new Store();
   const held = gate();
   let calls = 0;
-  store.addExporter(async () => {
-    calls += 1;
-    await held.promise;
-  }, { name: 'slow' });
+  store.addExporter(
+    async () => {
+      calls += 1;
+      await held.promise;
+    },
+    { name: 'slow' },
+  );
   store.add({ n: 1 });
   store.add({ n: 2 });
   await assert.rejects(store.flush(20), {
     name: 'SluiceError',
     code: 'SLUICE_ERR_TIMEOUT',
-    message: 'the deadline (20 ms) passed with 2 events not yet exported by exporter(s) 1 (slow) (SLUICE_ERR_TIMEOUT)',
+    message:
+      'the deadline (20 ms) passed with 2 events not yet exported by exporter(s) 1 (slow) (SLUICE_ERR_TIMEOUT)',
   });
   held.open();
   await store.flush(5000);
@@ -222,7 +233,8 @@ test('close while an exporter is mid-Promise: the deadline drops its events, and
   clearInterval(timer);
   await assert.rejects(store.close(30), {
     code: 'SLUICE_ERR_TIMEOUT',
-    message: 'the store is closed; 3 events were not exported within 30 ms and were dropped (reason shutdown) (SLUICE_ERR_TIMEOUT)',
+    message:
+      'the store is closed; 3 events were not exported within 30 ms and were dropped (reason shutdown) (SLUICE_ERR_TIMEOUT)',
   });
   assert.equal(store.closed, true);
   assert.equal(settled, false, 'close did not wait for the Promise past its deadline');
@@ -272,7 +284,10 @@ test('removeExporter flushes that exporter, then it gets nothing more', async ()
     store.stats().exporters.map((e) => e.name),
     ['b'],
   );
-  await assert.rejects(store.removeExporter(a), { code: 'SLUICE_ERR_NOT_FOUND', message: `no exporter with id ${a} (SLUICE_ERR_NOT_FOUND)` });
+  await assert.rejects(store.removeExporter(a), {
+    code: 'SLUICE_ERR_NOT_FOUND',
+    message: `no exporter with id ${a} (SLUICE_ERR_NOT_FOUND)`,
+  });
   await store.close();
 });
 
@@ -280,15 +295,19 @@ test('six exporters share the thread pool and each gets every event', async () =
   const store = new Store();
   const received = Array.from({ length: 6 }, () => []);
   received.forEach((list, i) =>
-    store.addExporter(async (events) => {
-      await new Promise((resolve) => setImmediate(resolve));
-      list.push(...events.map((e) => e.n));
-    }, { name: `e${i}`, maxBatchSize: 64 }),
+    store.addExporter(
+      async (events) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        list.push(...events.map((e) => e.n));
+      },
+      { name: `e${i}`, maxBatchSize: 64 },
+    ),
   );
   const expected = Array.from({ length: 1000 }, (_, n) => n);
   for (const n of expected) store.add({ n });
   await store.flush(30000);
   for (const list of received) assert.deepEqual(list, expected);
-  for (const e of store.stats().exporters) assert.deepEqual([e.exported, e.pending, e.batches], [1000, 0, 16]);
+  for (const e of store.stats().exporters)
+    assert.deepEqual([e.exported, e.pending, e.batches], [1000, 0, 16]);
   await store.close();
 });

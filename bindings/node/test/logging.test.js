@@ -38,7 +38,10 @@ test('a function logger gets the warning of a failed export', async (t) => {
   setLogger((level, message) => lines.push([level, message]));
   await failOnce();
   assert.deepEqual(lines, [
-    ['warn', 'exporter 1 (flaky) failed to export 1 events, retrying in 1 ms: the pull exporter reported a failure'],
+    [
+      'warn',
+      'exporter 1 (flaky) failed to export 1 events, retrying in 1 ms: the pull exporter reported a failure',
+    ],
   ]);
 });
 
@@ -47,13 +50,17 @@ test('lines logged on a pool thread reach the logger on the main thread', async 
   const lines = [];
   setLogger((level, message) => lines.push([level, message]));
   await dropAtClose();
-  assert.deepEqual(lines, [['warn', 'close: 2 events were not exported by the deadline (dropped, reason shutdown)']]);
+  assert.deepEqual(lines, [
+    ['warn', 'close: 2 events were not exported by the deadline (dropped, reason shutdown)'],
+  ]);
 });
 
 test('an object logger (console-like) gets each line by its level method', async (t) => {
   t.after(() => setLogger(null));
   const calls = [];
-  const logger = Object.fromEntries(['error', 'warn', 'info', 'debug'].map((l) => [l, (m) => calls.push([l, m])]));
+  const logger = Object.fromEntries(
+    ['error', 'warn', 'info', 'debug'].map((l) => [l, (m) => calls.push([l, m])]),
+  );
   setLogger(logger, { level: 'debug' });
   await failOnce();
   assert.equal(calls.length, 1);

@@ -14,7 +14,12 @@ const path = require('node:path');
 const packageDir = path.resolve(__dirname, '..');
 
 function run(command, args, cwd) {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', timeout: 300000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 300000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 const USE_CJS = `
@@ -52,7 +57,10 @@ function installInto(t, extraArgs) {
 test('npm install of the folder (linked) works from CommonJS and ESM', (t) => {
   const { project, libraryPath } = installInto(t, ['--install-links=false']);
   assert.equal(fs.realpathSync(path.join(project, 'node_modules', 'sluice')), fs.realpathSync(packageDir));
-  assert.equal(fs.realpathSync(libraryPath), fs.realpathSync(path.join(packageDir, 'lib', path.basename(libraryPath))));
+  assert.equal(
+    fs.realpathSync(libraryPath),
+    fs.realpathSync(path.join(packageDir, 'lib', path.basename(libraryPath))),
+  );
 });
 
 test('npm install --install-links (copied) builds from the original sources into its own lib/', (t) => {

@@ -197,7 +197,10 @@ test('invalid events are refused with the library message and counted', async ()
   for (const [event, message] of refusals) {
     assert.throws(
       () => store.add(event),
-      (error) => error instanceof SluiceError && error.code === 'SLUICE_ERR_INVALID_EVENT' && message.test(error.message),
+      (error) =>
+        error instanceof SluiceError &&
+        error.code === 'SLUICE_ERR_INVALID_EVENT' &&
+        message.test(error.message),
       String(event),
     );
   }
@@ -222,8 +225,12 @@ test('a closed store refuses events with SLUICE_ERR_CLOSED and still reports sta
   await store.close(0);
 });
 
-test('Symbol.asyncDispose closes the store', { skip: !Symbol.asyncDispose && 'no Symbol.asyncDispose in this Node' }, async () => {
-  const store = new Store();
-  await store[Symbol.asyncDispose]();
-  assert.equal(store.closed, true);
-});
+test(
+  'Symbol.asyncDispose closes the store',
+  { skip: !Symbol.asyncDispose && 'no Symbol.asyncDispose in this Node' },
+  async () => {
+    const store = new Store();
+    await store[Symbol.asyncDispose]();
+    assert.equal(store.closed, true);
+  },
+);

@@ -5,11 +5,23 @@ setLogger((level, message) => console.log(level, message), { level: 'debug' });
 setLogger(console);
 setLogger(null);
 
-const store = new Store({ capacity: 100000, maxBytes: 1 << 26, overflow: 'drop_oldest', blockTimeoutMs: 10, maxEventBytes: 4096 });
+const store = new Store({
+  capacity: 100000,
+  maxBytes: 1 << 26,
+  overflow: 'drop_oldest',
+  blockTimeoutMs: 10,
+  maxEventBytes: 4096,
+});
 store.add({ key: 'new-checkout', userKey: 'u-42', variation: 'on', value: true });
 store.add('{"key":"k"}');
 store.add(Buffer.from('{"key":"k"}'));
-store.feature('new-checkout', { userKey: 'u-42', variation: 'on', value: true, default: false, metadata: { a: 1 } });
+store.feature('new-checkout', {
+  userKey: 'u-42',
+  variation: 'on',
+  value: true,
+  default: false,
+  metadata: { a: 1 },
+});
 store.track('checkout-completed', { userKey: 'u-42', details: { total: 99.5 } });
 const id: number = store.addExporter(
   async (events: ExportedEvent[], batch: Batch) => {
@@ -17,7 +29,16 @@ const id: number = store.addExporter(
     const bytes: Buffer = batch.data;
     return keys.length > 0 && bytes.length > 0 && batch.format === 'json';
   },
-  { name: 'http', format: 'json', maxBatchSize: 500, flushThreshold: 100, flushIntervalMs: 5000, bulk: true, initialBackoffMs: 100, maxBackoffMs: 30000 },
+  {
+    name: 'http',
+    format: 'json',
+    maxBatchSize: 500,
+    flushThreshold: 100,
+    flushIntervalMs: 5000,
+    bulk: true,
+    initialBackoffMs: 100,
+    maxBackoffMs: 30000,
+  },
 );
 store.addFileExporter({ dir: '/tmp/events', format: 'csv', csvTemplate: '{{ .Key}}\n', filename: 'f.csv' });
 store.addFileExporter({ dir: '/tmp/events', format: 'parquet', parquetCompression: 'zstd' });
@@ -29,7 +50,8 @@ const pending: number = stats.exporters[0].pending + stats.exporters[0].droppedR
 try {
   await store.close(5000);
 } catch (error) {
-  if (error instanceof SluiceError && error.code === 'SLUICE_ERR_TIMEOUT') console.log(error.status, pending, version);
+  if (error instanceof SluiceError && error.code === 'SLUICE_ERR_TIMEOUT')
+    console.log(error.status, pending, version);
 }
 {
   await using disposable = new Store();
