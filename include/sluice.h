@@ -109,6 +109,15 @@ typedef int32_t (*sluice_export_fn)(void *userdata, const uint8_t *data, size_t 
  */
 typedef void (*sluice_release_fn)(void *userdata);
 
+/*
+ Called after every export attempt of every exporter: `data`/`len` are the batch bytes
+ (valid only during the call, ownership NOT transferred), `result` is `SLUICE_OK` or
+ `SLUICE_ERR_EXPORT` (the events will be retried). Runs on the thread that made the attempt: an
+ exporter's library thread, or the host thread that called `sluice_batch_complete`. It may run
+ concurrently for different exporters; it delays the exporter it reports on while it runs.
+ */
+typedef void (*sluice_dispatch_fn)(void *userdata, uint64_t exporter_id, const uint8_t *data, size_t len, size_t event_count, enum sluice_status result);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -323,6 +332,23 @@ void sluice_store_free(struct sluice_store *store);
  transferred to the caller, who frees it with `sluice_string_free`. Thread-safe.
  */
 enum sluice_status sluice_store_stats(struct sluice_store *store, char **out_json);
+
+/*
+ Adds a dispatch listener (Optimizely's `OnEventDispatch`): `dispatch_fn` is called after every
+ export attempt of every exporter of this store, retries included. `store`, `dispatch_fn` and
+ `out_id` must not be NULL; `release_fn` may be NULL. Ownership of `userdata` is transferred on
+ success: `release_fn` runs exactly once, after the last call, when the listener is removed or
+ the store closes. On failure (`SLUICE_ERR_CLOSED`) `release_fn` is not called and the caller
+ keeps `userdata`. `*out_id` is written only on success. Thread-safe.
+ */
+enum sluice_status sluice_store_add_listener(struct sluice_store *store, sluice_dispatch_fn dispatch_fn, void *userdata, sluice_release_fn release_fn, uint64_t *out_id);
+
+/*
+ Removes a dispatch listener; its `release_fn` runs once any call in progress has returned
+ (on that call's thread, or here). `SLUICE_ERR_NOT_FOUND` for an unknown id. `store` must not
+ be NULL. Thread-safe.
+ */
+enum sluice_status sluice_store_remove_listener(struct sluice_store *store, uint64_t listener_id);
 
 #ifdef __cplusplus
 }  // extern "C"

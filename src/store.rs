@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::event;
 use crate::exporter::{format_batch, worker, Sink};
 use crate::log::{log_at, Level};
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use serde::Serialize;
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -55,7 +55,24 @@ pub(crate) struct Shared {
     /// Serialises `close` and `remove_exporter`.
     closing: Mutex<()>,
     invalid: AtomicU64,
+    listeners: RwLock<Vec<(u64, Listener)>>,
+    next_listener_id: AtomicU64,
 }
+
+/// One export attempt, as dispatch listeners see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Dispatch<'a> {
+    pub exporter_id: u64,
+    /// The batch bytes, in the exporter's format.
+    pub data: &'a [u8],
+    pub event_count: usize,
+    /// `Err` with the failure's message when the attempt failed (the events will be retried).
+    pub outcome: std::result::Result<(), &'a str>,
+}
+
+/// Called after every export attempt of every exporter (Optimizely's `OnEventDispatch`).
+/// Dropping it releases it: after the last call, when it is removed or the store closes.
+pub type Listener = Arc<dyn Fn(&Dispatch<'_>) + Send + Sync>;
 
 pub(crate) struct State {
     log: VecDeque<Arc<[u8]>>,
@@ -268,7 +285,16 @@ impl Batch {
     /// Reports the outcome, with the failure's message.
     pub(crate) fn finish(mut self, error: Option<String>) -> Result<()> {
         self.completed = true;
-        self.shared.complete(self.exporter_id, self.first, self.event_count, error)
+        let counted = self.shared.complete(self.exporter_id, self.first, self.event_count, error.clone());
+        if counted.is_ok() {
+            self.shared.dispatch(&Dispatch {
+                exporter_id: self.exporter_id,
+                data: &self.data,
+                event_count: self.event_count,
+                outcome: error.as_deref().map_or(Ok(()), Err),
+            });
+        }
+        counted
     }
 
     /// Forgets the batch without an outcome (the exporter has stopped).
@@ -371,6 +397,8 @@ impl Store {
                 progress: Condvar::new(),
                 closing: Mutex::new(()),
                 invalid: AtomicU64::new(0),
+                listeners: RwLock::new(Vec::new()),
+                next_listener_id: AtomicU64::new(1),
             }),
         })
     }
@@ -482,6 +510,34 @@ impl Store {
         self.shared.close(deadline_after(timeout))
     }
 
+    /// Adds a listener called after every export attempt of every exporter, on the thread that
+    /// made the attempt (an exporter's worker, or the host thread completing a pull batch).
+    /// A panicking listener is logged and never breaks exporting.
+    pub fn add_listener(&self, listener: Listener) -> Result<u64> {
+        // Checked under the listeners lock: close takes the list only after it set `closed`.
+        let mut listeners = self.shared.listeners.write();
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let id = self.shared.next_listener_id.fetch_add(1, Ordering::Relaxed);
+        listeners.push((id, listener));
+        Ok(id)
+    }
+
+    /// Removes a listener; it is released after any call in progress returns.
+    pub fn remove_listener(&self, listener_id: u64) -> Result<()> {
+        let removed = {
+            let mut listeners = self.shared.listeners.write();
+            let index = listeners.iter().position(|(id, _)| *id == listener_id);
+            index.map(|i| listeners.remove(i))
+        };
+        match removed {
+            // Dropped here, or by the call in progress when it returns.
+            Some(_) => Ok(()),
+            None => Err(Error::NotFound(format!("no listener with id {listener_id}"))),
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.shared.state.lock().closed
     }
@@ -546,6 +602,23 @@ impl Shared {
 
     pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
         self.state.lock()
+    }
+
+    /// Calls every listener with one attempt. No lock is held while they run.
+    fn dispatch(&self, attempt: &Dispatch<'_>) {
+        let listeners: Vec<Listener> = {
+            let listeners = self.listeners.read();
+            if listeners.is_empty() {
+                return;
+            }
+            listeners.iter().map(|(_, l)| l.clone()).collect()
+        };
+        for listener in listeners {
+            let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener(attempt)));
+            if call.is_err() {
+                log_at!(Level::Error, "a dispatch listener panicked; exporting goes on");
+            }
+        }
     }
 
     fn refuse_inside_callback(&self, call: &str) -> Result<()> {
@@ -907,6 +980,9 @@ impl Shared {
         state.trim();
         self.progress.notify_all();
         let joined = self.join_workers(state, None, deadline);
+        // No export attempt can be reported any more (workers stopped, completions refused).
+        let listeners = std::mem::take(&mut *self.listeners.write());
+        drop(listeners);
         if dropped > 0 {
             log_at!(Level::Warn, "close: {dropped} events were not exported by the deadline (dropped, reason shutdown)");
             return Err(Error::Timeout(format!(

@@ -640,3 +640,75 @@ fn counters_add_up_at_every_snapshot_under_four_producers_with_a_failing_and_a_s
         next[t] = i + 1;
     }
 }
+
+/// Records every attempt a listener sees: (exporter, events, ok).
+#[derive(Clone, Default)]
+struct Attempts {
+    seen: Arc<Mutex<Vec<(u64, usize, bool)>>>,
+    released: Arc<AtomicUsize>,
+}
+
+struct AttemptsGuard(Attempts);
+
+impl Drop for AttemptsGuard {
+    fn drop(&mut self) {
+        self.0.released.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Attempts {
+    fn listener(&self) -> sluice::store::Listener {
+        let guard = AttemptsGuard(self.clone());
+        Arc::new(move |d: &sluice::store::Dispatch<'_>| {
+            let v: Value = serde_json::from_slice(d.data).unwrap();
+            assert_eq!(v.as_array().unwrap().len(), d.event_count);
+            guard.0.seen.lock().push((d.exporter_id, d.event_count, d.outcome.is_ok()));
+        })
+    }
+}
+
+#[test]
+fn listeners_see_every_attempt_of_every_exporter_with_its_outcome() {
+    let store = store(1000, Overflow::DropOldest);
+    let attempts = Attempts::default();
+    let listener = store.add_listener(attempts.listener()).unwrap();
+    let panicking = store.add_listener(Arc::new(|_: &sluice::store::Dispatch<'_>| panic!("listener bug"))).unwrap();
+    let flaky = Recorder::failing(2);
+    let flaky_id = store.add_exporter(options(10), flaky.sink()).unwrap();
+    let pull = store.add_pull_exporter(options(10)).unwrap();
+    for i in 0..3 {
+        store.add(&event(i)).unwrap();
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| store.flush(LONG).unwrap());
+        store.poll(pull, LONG).unwrap().complete(false).unwrap();
+        store.poll(pull, LONG).unwrap().complete(true).unwrap();
+    });
+    let mut seen = attempts.seen.lock().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![(flaky_id, 3, false), (flaky_id, 3, false), (flaky_id, 3, true), (pull, 3, false), (pull, 3, true)]
+    );
+    assert_eq!(store.stats().exporters[0].exported, 3, "a panicking listener breaks nothing");
+    store.remove_listener(panicking).unwrap();
+    assert!(matches!(store.remove_listener(panicking), Err(Error::NotFound(_))));
+    store.remove_listener(listener).unwrap();
+    assert_eq!(attempts.released.load(Ordering::SeqCst), 1);
+    store.add(&event(3)).unwrap();
+    store.flush(Duration::from_millis(1)).unwrap_err();
+    store.poll(pull, LONG).unwrap().complete(true).unwrap();
+    store.flush(LONG).unwrap();
+    assert_eq!(attempts.seen.lock().len(), 5, "a removed listener is not called");
+}
+
+#[test]
+fn close_releases_listeners_and_refuses_new_ones() {
+    let store = store(1000, Overflow::DropOldest);
+    let attempts = Attempts::default();
+    store.add_listener(attempts.listener()).unwrap();
+    store.close(LONG).unwrap();
+    assert_eq!(attempts.released.load(Ordering::SeqCst), 1);
+    let late = Attempts::default();
+    assert!(matches!(store.add_listener(late.listener()), Err(Error::Closed)));
+}

@@ -3,8 +3,11 @@
 use super::{bytes, ffi_boundary, null_argument, optional_str, sluice_status, status_of, try_core, try_out, try_ref};
 use crate::error::Error;
 use crate::log::{log_at, Level};
-use crate::store::Store;
-use std::ffi::{c_char, CString};
+use super::exporter::sluice_release_fn;
+use crate::store::{Dispatch, Listener, Store};
+use std::ffi::{c_char, c_void, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An event store. Opaque; create with `sluice_store_new`, destroy with `sluice_store_free`.
@@ -122,5 +125,98 @@ pub unsafe extern "C" fn sluice_store_stats(store: *mut sluice_store, out_json: 
         let json = CString::new(handle.store.stats_json()).unwrap_or_default();
         *out_json = json.into_raw();
         sluice_status::SLUICE_OK
+    }
+}
+
+/// Called after every export attempt of every exporter: `data`/`len` are the batch bytes
+/// (valid only during the call, ownership NOT transferred), `result` is `SLUICE_OK` or
+/// `SLUICE_ERR_EXPORT` (the events will be retried). Runs on the thread that made the attempt: an
+/// exporter's library thread, or the host thread that called `sluice_batch_complete`. It may run
+/// concurrently for different exporters; it delays the exporter it reports on while it runs.
+pub type sluice_dispatch_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        exporter_id: u64,
+        data: *const u8,
+        len: usize,
+        event_count: usize,
+        result: super::sluice_status,
+    ),
+>;
+
+struct DispatchCallback {
+    dispatch_fn: unsafe extern "C" fn(*mut c_void, u64, *const u8, usize, usize, super::sluice_status),
+    release_fn: sluice_release_fn,
+    userdata: *mut c_void,
+    /// Cleared when registration fails: the caller then keeps `userdata`.
+    owns_userdata: Arc<AtomicBool>,
+}
+
+// SAFETY: the host registers the listener to be called from any library or host thread.
+unsafe impl Send for DispatchCallback {}
+unsafe impl Sync for DispatchCallback {}
+
+impl DispatchCallback {
+    fn call(&self, attempt: &Dispatch<'_>) {
+        let result = match attempt.outcome {
+            Ok(()) => super::sluice_status::SLUICE_OK,
+            Err(_) => super::sluice_status::SLUICE_ERR_EXPORT,
+        };
+        let data = attempt.data;
+        unsafe { (self.dispatch_fn)(self.userdata, attempt.exporter_id, data.as_ptr(), data.len(), attempt.event_count, result) }
+    }
+}
+
+impl Drop for DispatchCallback {
+    fn drop(&mut self) {
+        if let Some(release) = self.release_fn.filter(|_| self.owns_userdata.load(Ordering::SeqCst)) {
+            unsafe { release(self.userdata) }
+        }
+    }
+}
+
+/// Adds a dispatch listener (Optimizely's `OnEventDispatch`): `dispatch_fn` is called after every
+/// export attempt of every exporter of this store, retries included. `store`, `dispatch_fn` and
+/// `out_id` must not be NULL; `release_fn` may be NULL. Ownership of `userdata` is transferred on
+/// success: `release_fn` runs exactly once, after the last call, when the listener is removed or
+/// the store closes. On failure (`SLUICE_ERR_CLOSED`) `release_fn` is not called and the caller
+/// keeps `userdata`. `*out_id` is written only on success. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn sluice_store_add_listener(
+    store: *mut sluice_store,
+    dispatch_fn: sluice_dispatch_fn,
+    userdata: *mut c_void,
+    release_fn: sluice_release_fn,
+    out_id: *mut u64,
+) -> sluice_status {
+    ffi_boundary! {
+        let handle = try_ref!(store, "store");
+        let Some(dispatch_fn) = dispatch_fn else {
+            return null_argument("dispatch_fn");
+        };
+        try_out!(out_id, "out_id");
+        let owns_userdata = Arc::new(AtomicBool::new(true));
+        let callback = DispatchCallback { dispatch_fn, release_fn, userdata, owns_userdata: owns_userdata.clone() };
+        let listener: Listener = Arc::new(move |attempt: &Dispatch<'_>| callback.call(attempt));
+        // Held until the outcome is known, so a refused listener is disarmed before it drops.
+        let held = listener.clone();
+        let added = handle.store.add_listener(listener);
+        if added.is_err() {
+            owns_userdata.store(false, Ordering::SeqCst);
+        }
+        drop(held);
+        *out_id = try_core!(added);
+        sluice_status::SLUICE_OK
+    }
+}
+
+/// Removes a dispatch listener; its `release_fn` runs once any call in progress has returned
+/// (on that call's thread, or here). `SLUICE_ERR_NOT_FOUND` for an unknown id. `store` must not
+/// be NULL. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn sluice_store_remove_listener(store: *mut sluice_store, listener_id: u64) -> sluice_status {
+    ffi_boundary! {
+        let handle = try_ref!(store, "store");
+        status_of(handle.store.remove_listener(listener_id))
     }
 }

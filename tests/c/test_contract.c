@@ -441,6 +441,80 @@ static void logging(void) {
   pthread_mutex_destroy(&r.lock);
 }
 
+/* ---------------------------------------------------------------- dispatch listeners */
+
+typedef struct dispatch_log {
+  pthread_mutex_t lock;
+  int ok, failed, released;
+  size_t events;
+  uint64_t last_exporter;
+} dispatch_log;
+
+static void on_dispatch(void *userdata, uint64_t exporter_id, const uint8_t *data, size_t len, size_t event_count,
+                        sluice_status result) {
+  dispatch_log *d = (dispatch_log *)userdata;
+  pthread_mutex_lock(&d->lock);
+  if (len > 0 && data[0] == '[') {
+    if (result == SLUICE_OK) d->ok++;
+    if (result == SLUICE_ERR_EXPORT) d->failed++;
+  }
+  d->events += event_count;
+  d->last_exporter = exporter_id;
+  pthread_mutex_unlock(&d->lock);
+}
+
+static void release_dispatch(void *userdata) {
+  dispatch_log *d = (dispatch_log *)userdata;
+  pthread_mutex_lock(&d->lock);
+  d->released++;
+  pthread_mutex_unlock(&d->lock);
+}
+
+static void dispatch_listeners(void) {
+  sluice_store *store = NULL;
+  CHECK_STATUS(sluice_store_new(NULL, &store), SLUICE_OK);
+  dispatch_log d;
+  memset(&d, 0, sizeof d);
+  pthread_mutex_init(&d.lock, NULL);
+  uint64_t listener = 0, second = 0, exporter = 0;
+  CHECK_STATUS(sluice_store_add_listener(NULL, on_dispatch, &d, release_dispatch, &listener), SLUICE_ERR_NULL_ARGUMENT);
+  CHECK_STATUS(sluice_store_add_listener(store, NULL, &d, release_dispatch, &listener), SLUICE_ERR_NULL_ARGUMENT);
+  CHECK_STATUS(sluice_store_add_listener(store, on_dispatch, &d, release_dispatch, NULL), SLUICE_ERR_NULL_ARGUMENT);
+  CHECK_STATUS(sluice_store_remove_listener(NULL, 1), SLUICE_ERR_NULL_ARGUMENT);
+  CHECK_STATUS(sluice_store_add_listener(store, on_dispatch, &d, release_dispatch, &listener), SLUICE_OK);
+  CHECK_STATUS(sluice_store_add_listener(store, on_dispatch, &d, release_dispatch, &second), SLUICE_OK);
+  CHECK(listener != second);
+  recorder r;
+  recorder_init(&r);
+  r.fail_first = 1;
+  CHECK_STATUS(sluice_store_add_callback_exporter(store, "{\"initial_backoff_ms\":1}", record_batch, &r, release_recorder, &exporter),
+               SLUICE_OK);
+  add_user(store, 0);
+  add_user(store, 1);
+  CHECK_STATUS(sluice_store_flush(store, 10000), SLUICE_OK);
+  /* Two listeners, each told of the failed attempt and of the retry. */
+  CHECK(d.failed == 2);
+  CHECK(d.ok == 2);
+  CHECK(d.events == 8);
+  CHECK(d.last_exporter == exporter);
+  CHECK_STATUS(sluice_store_remove_listener(store, second), SLUICE_OK);
+  CHECK(d.released == 1);
+  CHECK_STATUS(sluice_store_remove_listener(store, second), SLUICE_ERR_NOT_FOUND);
+  add_user(store, 2);
+  CHECK_STATUS(sluice_store_flush(store, 10000), SLUICE_OK);
+  CHECK(d.ok == 3);
+  CHECK_STATUS(sluice_store_close(store, 10000), SLUICE_OK);
+  CHECK(d.released == 2); /* close releases the rest */
+  uint64_t late = 0;
+  dispatch_log unused;
+  memset(&unused, 0, sizeof unused);
+  CHECK_STATUS(sluice_store_add_listener(store, on_dispatch, &unused, release_dispatch, &late), SLUICE_ERR_CLOSED);
+  CHECK(unused.released == 0); /* a refused listener is never released */
+  sluice_store_free(store);
+  pthread_mutex_destroy(&d.lock);
+  pthread_mutex_destroy(&r.lock);
+}
+
 /* ---------------------------------------------------------------- threads */
 
 #define THREADS 4
@@ -580,6 +654,7 @@ int main(void) {
   remove_exporter();
   calls_after_close();
   logging();
+  dispatch_listeners();
   many_threads();
   close_with_a_hung_exporter();
   return finish("c contract");
