@@ -27,6 +27,7 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -93,9 +94,10 @@ pub struct FileSink {
     /// The last name published and the counter to try next with it.
     last_name: String,
     next_counter: u64,
-    /// Numbers the temporary files.
-    temp_files: u64,
 }
+
+/// Numbers temporary files across the process, so that sinks sharing a directory never share one.
+static TEMP_FILES: AtomicU64 = AtomicU64::new(0);
 
 enum Encoder {
     JsonLines,
@@ -124,7 +126,7 @@ impl FileSink {
                 properties: Arc::new(WriterProperties::builder().set_compression(compression.codec()).build()),
             },
         };
-        let mut sink = FileSink {
+        let sink = FileSink {
             dir,
             filename,
             hostname: hostname(),
@@ -132,7 +134,6 @@ impl FileSink {
             encoder,
             last_name: String::new(),
             next_counter: 0,
-            temp_files: 0,
         };
         let sample = sink.file_name(unix_now());
         if sample.is_empty() || sample == "." || sample == ".." || sample.contains(['/', '\0']) {
@@ -163,10 +164,9 @@ impl FileSink {
         name
     }
 
-    fn temp_path(&mut self, name: &str) -> PathBuf {
-        self.temp_files += 1;
-        self.dir
-            .join(format!(".{name}.{}-{}.tmp", std::process::id(), self.temp_files))
+    fn temp_path(&self, name: &str) -> PathBuf {
+        let n = TEMP_FILES.fetch_add(1, Ordering::Relaxed);
+        self.dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()))
     }
 
     fn create_dir(&self) -> std::result::Result<(), String> {
@@ -466,6 +466,29 @@ mod tests {
             fs::read_to_string(dir.join("events_000005.json")).unwrap(),
             "{\"n\":4}\n"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn two_sinks_writing_the_same_names_at_once_both_succeed() {
+        let dir = temp_dir("two-sinks");
+        let sinks = [(); 2].map(|_| sink(&dir, "shared.{{ .Format}}", FileFormat::JsonLines).unwrap());
+        std::thread::scope(|scope| {
+            for (n, mut sink) in sinks.into_iter().enumerate() {
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        sink.export(format!("{{\"sink\":{n},\"i\":{i}}}\n").as_bytes(), 1)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let names = files(&dir);
+        assert_eq!(names.len(), 400);
+        let mut lines: Vec<String> = names.iter().map(|n| fs::read_to_string(dir.join(n)).unwrap()).collect();
+        lines.sort();
+        lines.dedup();
+        assert_eq!(lines.len(), 400, "every export kept its own file");
         fs::remove_dir_all(&dir).unwrap();
     }
 
