@@ -7,7 +7,7 @@ CFLAGS_STRICT := -Wall -Wextra -Werror -Iinclude
 C_TESTS := $(patsubst tests/c/%.c,target/ctest/%,$(wildcard tests/c/*.c))
 CXX_TESTS := $(patsubst tests/c/%.c,target/ctest/%_cpp,$(wildcard tests/c/*.c))
 
-.PHONY: all release header demo test test-rust test-c test-symbols test-python test-node bench bench-quick clean
+.PHONY: all release header demo test test-rust test-c test-symbols test-readers test-python test-node bench bench-quick clean
 
 all: release
 
@@ -27,7 +27,7 @@ demo: target/examples/quickstart_c
 	@if [ -f examples/python/quickstart.py ]; then bindings/python/run.sh examples/python/quickstart.py; fi
 	@if [ -f examples/node/quickstart.mjs ]; then bindings/node/run.sh examples/node/quickstart.mjs; fi
 
-test: test-rust test-c test-symbols test-python test-node
+test: test-rust test-c test-symbols test-readers test-python test-node
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -50,6 +50,10 @@ test-symbols: release
 	if [ -n "$$others" ]; then echo "unexpected exported symbols:"; echo "$$others"; exit 1; fi; \
 	echo "symbols: only sluice_* exported ($$(nm -D --defined-only $(RELEASE_LIB) | grep -c ' sluice_') functions)"
 
+# The built-in exporters' files read back with real readers (csv, json, pyarrow).
+test-readers: release
+	tests/python/run.sh
+
 test-python: release
 	@if [ -x bindings/python/test.sh ]; then bindings/python/test.sh; else echo "python binding: not present"; fi
 
@@ -58,9 +62,11 @@ test-node: release
 
 bench: release
 	$(CARGO) bench --bench add
+	$(CARGO) bench --bench files
 
 bench-quick: release
 	SLUICE_BENCH_QUICK=1 $(CARGO) bench --bench add
+	SLUICE_BENCH_QUICK=1 $(CARGO) bench --bench files
 
 clean:
 	$(CARGO) clean
