@@ -16,7 +16,6 @@ installed_up_to_date() {
 }
 
 if ! installed_up_to_date; then
-    export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
-    python3 -m pip install -q "$here" >&2
+    "$here/install.sh" >&2
 fi
 exec python3 "$@"

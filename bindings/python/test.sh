@@ -4,9 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# CI runs as root on a system Python: no venv, and Debian marks that Python externally managed.
-export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
-python3 -m pip install -q "$here" pytest
+"$here/install.sh" pytest
 
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
