@@ -60,13 +60,13 @@ test-python: release
 test-node: release
 	@if [ -x bindings/node/test.sh ]; then bindings/node/test.sh; else echo "node binding: not present"; fi
 
+# Everything side by side with the peers (installed under benches/), written to benches/RESULTS.md.
 bench: release
-	$(CARGO) bench --bench add
-	$(CARGO) bench --bench files
+	@if [ -x benches/run.sh ]; then benches/run.sh; else $(CARGO) bench --bench add && $(CARGO) bench --bench files; fi
 
+# sluice rows only, a few seconds: what CI runs.
 bench-quick: release
-	SLUICE_BENCH_QUICK=1 $(CARGO) bench --bench add
-	SLUICE_BENCH_QUICK=1 $(CARGO) bench --bench files
+	@if [ -x benches/run.sh ]; then benches/run.sh --quick; else SLUICE_BENCH_QUICK=1 $(CARGO) bench --bench add; fi
 
 clean:
 	$(CARGO) clean
