@@ -64,12 +64,18 @@ const cases = [
   ],
 ];
 
+const ROUNDS = 5;
+
 // Warm-up: let V8 optimise every path once.
 for (const [, body, adds = EVENTS] of cases) measure(body, adds);
 
-console.log(`sluice ${version}, node ${process.version}, koffi ${koffi.version}, ${EVENTS} calls each`);
+console.log(
+  `sluice ${version}, node ${process.version}, koffi ${koffi.version}: ` +
+    `${EVENTS} calls each, median of ${ROUNDS} rounds`,
+);
 for (const [name, body, adds = EVENTS] of cases) {
-  const rate = measure(body, adds);
+  const rates = Array.from({ length: ROUNDS }, () => measure(body, adds)).sort((a, b) => a - b);
+  const rate = rates[ROUNDS >> 1];
   console.log(
     `${name.padEnd(48)} ${Math.round(rate).toLocaleString('en-US').padStart(12)} calls/s  ${(1e9 / rate).toFixed(0).padStart(6)} ns/call`,
   );

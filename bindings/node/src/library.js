@@ -47,6 +47,7 @@ function declare() {
   const fn = (prototype) => lib.func(prototype);
   return {
     koffi,
+    lib,
     file,
     logFn,
     version: fn('const char *sluice_version(void)'),

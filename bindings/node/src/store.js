@@ -81,7 +81,13 @@ const fieldCheck = {
   any: (value) => value,
 };
 
-const FEATURE_FIELDS = {
+/** The fields an event method takes, each with its check and its name in messages. */
+function fieldTable(checks) {
+  const fields = Object.entries(checks).map(([key, check]) => ({ key, check, name: `fields.${key}` }));
+  return { fields, known: new Set(Object.keys(checks)) };
+}
+
+const FEATURE_FIELDS = fieldTable({
   userKey: requireString,
   contextKind: optional(fieldCheck.string),
   creationDate: optional(fieldCheck.seconds),
@@ -91,25 +97,25 @@ const FEATURE_FIELDS = {
   version: optional(fieldCheck.string),
   source: optional(fieldCheck.string),
   metadata: optional(fieldCheck.object),
-};
+});
 
-const TRACK_FIELDS = {
+const TRACK_FIELDS = fieldTable({
   userKey: requireString,
   contextKind: optional(fieldCheck.string),
   creationDate: optional(fieldCheck.seconds),
   evaluationContext: optional(fieldCheck.object),
   details: optional(fieldCheck.object),
   metadata: optional(fieldCheck.object),
-};
+});
 
-function checkFields(fields, table, what) {
-  if (!isPlainObject(fields)) throw new TypeError(`${what} must be an object, not ${describe(fields)}`);
+function checkFields(fields, table) {
+  if (!isPlainObject(fields)) throw new TypeError(`fields must be an object, not ${describe(fields)}`);
   for (const key in fields) {
-    if (!Object.hasOwn(table, key)) {
-      throw new TypeError(`${what}: unknown field '${key}' (known: ${Object.keys(table).join(', ')})`);
+    if (!table.known.has(key)) {
+      throw new TypeError(`fields: unknown field '${key}' (known: ${[...table.known].join(', ')})`);
     }
   }
-  for (const key in table) table[key](fields[key], `${what}.${key}`);
+  for (const { key, check, name } of table.fields) check(fields[key], name);
 }
 
 // ---- stats ---------------------------------------------------------------------------------
@@ -135,7 +141,8 @@ class Store {
   #waiters = 0;
   #closing = null;
   #closed = false;
-  #builtInExporters = 0;
+  /** Ids of the library's own exporters (files, log lines), which run on library threads. */
+  #builtInExporters = new Set();
 
   /**
    * @param {object} [options] capacity, maxBytes, overflow, blockTimeoutMs, maxEventBytes
@@ -175,7 +182,7 @@ class Store {
   /** Adds a feature (flag evaluation) event. */
   feature(key, fields) {
     requireString(key, 'key');
-    checkFields(fields, FEATURE_FIELDS, 'fields');
+    checkFields(fields, FEATURE_FIELDS);
     this.add({
       kind: 'feature',
       contextKind: fields.contextKind,
@@ -194,7 +201,7 @@ class Store {
   /** Adds a tracking (custom metric) event; `fields.details` becomes `trackingEventDetails`. */
   track(key, fields) {
     requireString(key, 'key');
-    checkFields(fields, TRACK_FIELDS, 'fields');
+    checkFields(fields, TRACK_FIELDS);
     this.add({
       kind: 'tracking',
       contextKind: fields.contextKind,
@@ -251,8 +258,9 @@ class Store {
     }
     const out = [null];
     check(addExporter(this.#handle, JSON.stringify(config), out));
-    this.#builtInExporters += 1;
-    return Number(out[0]);
+    const id = Number(out[0]);
+    this.#builtInExporters.add(id);
+    return id;
   }
 
   /** Flushes exporter `id`, then stops and releases it. Resolves once it is removed. */
@@ -271,6 +279,7 @@ class Store {
     } finally {
       this.#exporters.get(id)?.stop();
       this.#exporters.delete(id);
+      this.#builtInExporters.delete(id);
     }
   }
 
@@ -328,7 +337,7 @@ class Store {
 
   /** Closes the store from the 'exit' handler, without waiting (see the top of this file). */
   [closeNow](logging) {
-    if (logging && this.#builtInExporters > 0) return;
+    if (logging && this.#builtInExporters.size > 0) return;
     native.storeClose(this.#handle, 0);
     this.#closed = true;
     openStores.delete(this);
