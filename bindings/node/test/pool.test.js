@@ -49,3 +49,33 @@ test('a large pool gives more turns', async () => {
   assert.equal(budget.total, 15);
   assert.deepEqual(budget.limit, { poll: 14, wait: 14 });
 });
+
+test('six exporters waiting for batches hold at most two pool threads, and a flush gets a third', async (t) => {
+  const { Store } = require('sluice');
+  const { pool } = require('../src/pool');
+  let most = { poll: 0, wait: 0, total: 0, queuedPolls: 0 };
+  // Seen at every turn granted, the moment the thread is taken.
+  const acquire = pool.acquire;
+  pool.acquire = async function (kind) {
+    await acquire.call(this, kind);
+    const { poll, wait } = pool.running;
+    most = {
+      poll: Math.max(most.poll, poll),
+      wait: Math.max(most.wait, wait),
+      total: Math.max(most.total, poll + wait),
+      queuedPolls: Math.max(most.queuedPolls, pool.queued('poll')),
+    };
+  };
+  t.after(() => {
+    pool.acquire = acquire;
+  });
+  const store = new Store();
+  for (let i = 0; i < 6; i++) store.addExporter(() => {}, { flushIntervalMs: 3600000 });
+  // Every exporter has a pending event it may not export before its interval: all six poll.
+  store.add({ key: 'pending' });
+  while (most.queuedPolls < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+  await store.flush(30000);
+  assert.deepEqual(most, { poll: 2, wait: 1, total: 3, queuedPolls: 4 });
+  for (const e of store.stats().exporters) assert.equal(e.exported, 1);
+  await store.close();
+});
