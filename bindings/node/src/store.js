@@ -81,41 +81,63 @@ const fieldCheck = {
   any: (value) => value,
 };
 
-/** The fields an event method takes, each with its check and its name in messages. */
-function fieldTable(checks) {
-  const fields = Object.entries(checks).map(([key, check]) => ({ key, check, name: `fields.${key}` }));
-  return { fields, known: new Set(Object.keys(checks)) };
+/**
+ * The layout of a go-feature-flag event: its fields in order, each `[field, check, name in the
+ * JSON]`; KEY marks where the method's `key` argument goes.
+ */
+const KEY = Symbol('key');
+
+function eventLayout(kind, entries) {
+  const fields = entries.map((entry) => {
+    if (entry === KEY) return { field: KEY, prefix: ',"key":' };
+    const [field, check, json = field] = entry;
+    return { field, check, name: `fields.${field}`, prefix: `,${JSON.stringify(json)}:` };
+  });
+  const known = new Set(entries.filter((e) => e !== KEY).map(([field]) => field));
+  return { start: `{"kind":${JSON.stringify(kind)}`, fields, known };
 }
 
-const FEATURE_FIELDS = fieldTable({
-  userKey: requireString,
-  contextKind: optional(fieldCheck.string),
-  creationDate: optional(fieldCheck.seconds),
-  variation: optional(fieldCheck.string),
-  value: fieldCheck.any,
-  default: optional(fieldCheck.boolean),
-  version: optional(fieldCheck.string),
-  source: optional(fieldCheck.string),
-  metadata: optional(fieldCheck.object),
-});
+const FEATURE = eventLayout('feature', [
+  ['contextKind', optional(fieldCheck.string)],
+  ['userKey', requireString],
+  ['creationDate', optional(fieldCheck.seconds)],
+  KEY,
+  ['variation', optional(fieldCheck.string)],
+  ['value', fieldCheck.any],
+  ['default', optional(fieldCheck.boolean)],
+  ['version', optional(fieldCheck.string)],
+  ['source', optional(fieldCheck.string)],
+  ['metadata', optional(fieldCheck.object)],
+]);
 
-const TRACK_FIELDS = fieldTable({
-  userKey: requireString,
-  contextKind: optional(fieldCheck.string),
-  creationDate: optional(fieldCheck.seconds),
-  evaluationContext: optional(fieldCheck.object),
-  details: optional(fieldCheck.object),
-  metadata: optional(fieldCheck.object),
-});
+const TRACK = eventLayout('tracking', [
+  ['contextKind', optional(fieldCheck.string)],
+  ['userKey', requireString],
+  ['creationDate', optional(fieldCheck.seconds)],
+  KEY,
+  ['evaluationContext', optional(fieldCheck.object)],
+  ['details', optional(fieldCheck.object), 'trackingEventDetails'],
+  ['metadata', optional(fieldCheck.object)],
+]);
 
-function checkFields(fields, table) {
+/** Checks `key` and `fields` against `layout` and writes the event's JSON, fields in order. */
+function eventJson(layout, key, fields) {
+  requireString(key, 'key');
   if (!isPlainObject(fields)) throw new TypeError(`fields must be an object, not ${describe(fields)}`);
-  for (const key in fields) {
-    if (!table.known.has(key)) {
-      throw new TypeError(`fields: unknown field '${key}' (known: ${[...table.known].join(', ')})`);
+  for (const field in fields) {
+    if (!layout.known.has(field)) {
+      throw new TypeError(`fields: unknown field '${field}' (known: ${[...layout.known].join(', ')})`);
     }
   }
-  for (const { key, check, name } of table.fields) check(fields[key], name);
+  let json = layout.start;
+  for (const { field, check, name, prefix } of layout.fields) {
+    const value = field === KEY ? key : check(fields[field], name);
+    if (value === undefined) continue;
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`${name} must be a JSON value, not ${describe(value)}`);
+    json += prefix + text;
+  }
+  return `${json}}`;
 }
 
 // ---- stats ---------------------------------------------------------------------------------
@@ -181,37 +203,12 @@ class Store {
 
   /** Adds a feature (flag evaluation) event. */
   feature(key, fields) {
-    requireString(key, 'key');
-    checkFields(fields, FEATURE_FIELDS);
-    this.add({
-      kind: 'feature',
-      contextKind: fields.contextKind,
-      userKey: fields.userKey,
-      creationDate: fields.creationDate,
-      key,
-      variation: fields.variation,
-      value: fields.value,
-      default: fields.default,
-      version: fields.version,
-      source: fields.source,
-      metadata: fields.metadata,
-    });
+    this.add(eventJson(FEATURE, key, fields));
   }
 
   /** Adds a tracking (custom metric) event; `fields.details` becomes `trackingEventDetails`. */
   track(key, fields) {
-    requireString(key, 'key');
-    checkFields(fields, TRACK_FIELDS);
-    this.add({
-      kind: 'tracking',
-      contextKind: fields.contextKind,
-      userKey: fields.userKey,
-      creationDate: fields.creationDate,
-      key,
-      evaluationContext: fields.evaluationContext,
-      trackingEventDetails: fields.details,
-      metadata: fields.metadata,
-    });
+    this.add(eventJson(TRACK, key, fields));
   }
 
   /**

@@ -101,6 +101,15 @@ test('feature and track: key, fields and their types', async () => {
     () => store.feature('flag', { userKey: 'u', creationDate: 1.5 }),
     /fields.creationDate must be an integer/,
   );
+  throwsType(
+    () => store.feature('flag', { userKey: 'u', value: () => 1 }),
+    /fields.value must be a JSON value, not function/,
+  );
+  throwsType(
+    () => store.feature('flag', { userKey: 'u', value: Symbol('s') }),
+    /fields.value must be a JSON value/,
+  );
+  assert.throws(() => store.feature('flag', { userKey: 'u', value: 10n }), TypeError, 'BigInt is not JSON');
   throwsType(() => store.track('metric', { userKey: 'u', details: 5 }), /fields.details must be an object/);
   throwsType(() => store.track('metric', { userKey: 'u', value: 5 }), /unknown field 'value'/);
   throwsType(
