@@ -97,11 +97,16 @@ function eventLayout(kind, entries) {
   return { start: `{"kind":${JSON.stringify(kind)}`, fields, known };
 }
 
-const FEATURE = eventLayout('feature', [
+// Who, when and which flag or metric: the same first fields in both kinds of event.
+const SUBJECT = [
   ['contextKind', optional(fieldCheck.string)],
   ['userKey', requireString],
   ['creationDate', optional(fieldCheck.seconds)],
   KEY,
+];
+
+const FEATURE = eventLayout('feature', [
+  ...SUBJECT,
   ['variation', optional(fieldCheck.string)],
   ['value', fieldCheck.any],
   ['default', optional(fieldCheck.boolean)],
@@ -111,10 +116,7 @@ const FEATURE = eventLayout('feature', [
 ]);
 
 const TRACK = eventLayout('tracking', [
-  ['contextKind', optional(fieldCheck.string)],
-  ['userKey', requireString],
-  ['creationDate', optional(fieldCheck.seconds)],
-  KEY,
+  ...SUBJECT,
   ['evaluationContext', optional(fieldCheck.object)],
   ['details', optional(fieldCheck.object), 'trackingEventDetails'],
   ['metadata', optional(fieldCheck.object)],
