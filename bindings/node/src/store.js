@@ -49,6 +49,8 @@ const freeing = new FinalizationRegistry((handle) => native.storeFree(handle));
 
 // ---- events --------------------------------------------------------------------------------
 
+// Each field's check returns the field's JSON text (undefined leaves the field out).
+
 function optional(check) {
   return (value, name) => (value === undefined ? undefined : check(value, name));
 }
@@ -56,34 +58,40 @@ function optional(check) {
 function requireString(value, name) {
   if (typeof value !== 'string') throw new TypeError(`${name} must be a string, not ${describe(value)}`);
   if (value.length === 0) throw new RangeError(`${name} must not be empty`);
-  return value;
+  return JSON.stringify(value);
 }
 
-const fieldCheck = {
+const fieldJson = {
   string(value, name) {
     if (typeof value !== 'string') throw new TypeError(`${name} must be a string, not ${describe(value)}`);
-    return value;
+    return JSON.stringify(value);
   },
   boolean(value, name) {
     if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, not ${describe(value)}`);
-    return value;
+    return value ? 'true' : 'false';
   },
   object(value, name) {
     if (!isPlainObject(value)) throw new TypeError(`${name} must be an object, not ${describe(value)}`);
-    return value;
+    return JSON.stringify(value);
   },
   seconds(value, name) {
     if (typeof value !== 'number') throw new TypeError(`${name} must be a number, not ${describe(value)}`);
-    if (!Number.isSafeInteger(value))
+    if (!Number.isSafeInteger(value)) {
       throw new RangeError(`${name} must be an integer (Unix seconds), not ${value}`);
-    return value;
+    }
+    return String(value);
   },
-  any: (value) => value,
+  any(value, name) {
+    if (value === undefined) return undefined;
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`${name} must be a JSON value, not ${describe(value)}`);
+    return text;
+  },
 };
 
 /**
- * The layout of a go-feature-flag event: its fields in order, each `[field, check, name in the
- * JSON]`; KEY marks where the method's `key` argument goes.
+ * The layout of a go-feature-flag event: its fields in order, each `[field, check (to JSON text),
+ * name in the JSON]`; KEY marks where the method's `key` argument goes.
  */
 const KEY = Symbol('key');
 
@@ -99,32 +107,32 @@ function eventLayout(kind, entries) {
 
 // Who, when and which flag or metric: the same first fields in both kinds of event.
 const SUBJECT = [
-  ['contextKind', optional(fieldCheck.string)],
+  ['contextKind', optional(fieldJson.string)],
   ['userKey', requireString],
-  ['creationDate', optional(fieldCheck.seconds)],
+  ['creationDate', optional(fieldJson.seconds)],
   KEY,
 ];
 
 const FEATURE = eventLayout('feature', [
   ...SUBJECT,
-  ['variation', optional(fieldCheck.string)],
-  ['value', fieldCheck.any],
-  ['default', optional(fieldCheck.boolean)],
-  ['version', optional(fieldCheck.string)],
-  ['source', optional(fieldCheck.string)],
-  ['metadata', optional(fieldCheck.object)],
+  ['variation', optional(fieldJson.string)],
+  ['value', fieldJson.any],
+  ['default', optional(fieldJson.boolean)],
+  ['version', optional(fieldJson.string)],
+  ['source', optional(fieldJson.string)],
+  ['metadata', optional(fieldJson.object)],
 ]);
 
 const TRACK = eventLayout('tracking', [
   ...SUBJECT,
-  ['evaluationContext', optional(fieldCheck.object)],
-  ['details', optional(fieldCheck.object), 'trackingEventDetails'],
-  ['metadata', optional(fieldCheck.object)],
+  ['evaluationContext', optional(fieldJson.object)],
+  ['details', optional(fieldJson.object), 'trackingEventDetails'],
+  ['metadata', optional(fieldJson.object)],
 ]);
 
 /** Checks `key` and `fields` against `layout` and writes the event's JSON, fields in order. */
 function eventJson(layout, key, fields) {
-  requireString(key, 'key');
+  const keyText = requireString(key, 'key');
   if (!isPlainObject(fields)) throw new TypeError(`fields must be an object, not ${describe(fields)}`);
   for (const field in fields) {
     if (!layout.known.has(field)) {
@@ -133,11 +141,8 @@ function eventJson(layout, key, fields) {
   }
   let json = layout.start;
   for (const { field, check, name, prefix } of layout.fields) {
-    const value = field === KEY ? key : check(fields[field], name);
-    if (value === undefined) continue;
-    const text = JSON.stringify(value);
-    if (text === undefined) throw new TypeError(`${name} must be a JSON value, not ${describe(value)}`);
-    json += prefix + text;
+    const text = field === KEY ? keyText : check(fields[field], name);
+    if (text !== undefined) json += prefix + text;
   }
   return `${json}}`;
 }
