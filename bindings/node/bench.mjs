@@ -25,9 +25,11 @@ function event(n) {
   };
 }
 
+// Every input is made before the clock starts: the figures are the binding's and the library's.
 const objects = Array.from({ length: EVENTS }, (_, n) => event(n));
 const strings = objects.map((e) => JSON.stringify(e));
 const buffers = strings.map((s) => Buffer.from(s));
+const fields = objects.map(({ kind, key, ...rest }) => rest);
 
 /**
  * Runs `body(store, i)` for i in [0, EVENTS) on a fresh store (no exporter: intake alone) and
@@ -50,18 +52,7 @@ const cases = [
   ['add(Buffer)', (store, i) => store.add(buffers[i])],
   ['add(string)', (store, i) => store.add(strings[i])],
   ['add(object)', (store, i) => store.add(objects[i])],
-  [
-    'feature(key, fields)',
-    (store, i) =>
-      store.feature('new-checkout', {
-        userKey: `u-${i % 1000}`,
-        contextKind: 'user',
-        creationDate: DATE,
-        variation: 'on',
-        value: i % 2 === 0,
-        default: false,
-      }),
-  ],
+  ['feature(key, fields)', (store, i) => store.feature('new-checkout', fields[i])],
 ];
 
 const ROUNDS = 5;
