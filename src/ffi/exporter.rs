@@ -1,13 +1,11 @@
 //! Exporters at the boundary: callback exporters, pull exporters and their batches.
 
-use super::{ffi_boundary, optional_str, sluice_status, status_of, try_core, try_out, try_ref};
+use super::{ffi_boundary, optional_str, sluice_status, status_of, try_core, try_out, try_ref, HostUserdata};
 use super::store::sluice_store;
 use crate::config::ExporterOptions;
 use crate::exporter::Sink;
 use crate::store::Batch;
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Exports one batch: `len` bytes at `data` holding `event_count` events in the exporter's
@@ -25,30 +23,17 @@ pub struct sluice_batch {
     batch: Batch,
 }
 
+/// Dropping it releases the host's `userdata`.
 struct CallbackSink {
     export_fn: unsafe extern "C" fn(*mut c_void, *const u8, usize, usize) -> i32,
-    release_fn: sluice_release_fn,
-    userdata: *mut c_void,
-    /// Cleared when registration fails: the caller then keeps `userdata`.
-    owns_userdata: Arc<AtomicBool>,
+    userdata: HostUserdata,
 }
-
-// SAFETY: the host registers the callbacks to be called from a library thread.
-unsafe impl Send for CallbackSink {}
 
 impl Sink for CallbackSink {
     fn export(&mut self, batch: &[u8], event_count: usize) -> Result<(), String> {
-        match unsafe { (self.export_fn)(self.userdata, batch.as_ptr(), batch.len(), event_count) } {
+        match unsafe { (self.export_fn)(self.userdata.ptr(), batch.as_ptr(), batch.len(), event_count) } {
             0 => Ok(()),
             code => Err(format!("the export callback returned {code}")),
-        }
-    }
-}
-
-impl Drop for CallbackSink {
-    fn drop(&mut self) {
-        if let Some(release) = self.release_fn.filter(|_| self.owns_userdata.load(Ordering::SeqCst)) {
-            unsafe { release(self.userdata) }
         }
     }
 }
@@ -80,15 +65,14 @@ pub unsafe extern "C" fn sluice_store_add_callback_exporter(
         };
         try_out!(out_id, "out_id");
         let options = try_core!(ExporterOptions::from_json(try_core!(optional_str(options_json, "options_json"))));
-        let owns_userdata = Arc::new(AtomicBool::new(true));
-        let sink = Box::new(CallbackSink { export_fn, release_fn, userdata, owns_userdata: owns_userdata.clone() });
-        match handle.store.add_exporter_or_return(options, sink) {
+        let (userdata, disown) = HostUserdata::new(userdata, release_fn);
+        match handle.store.add_exporter_or_return(options, Box::new(CallbackSink { export_fn, userdata })) {
             Ok(id) => {
                 *out_id = id;
                 sluice_status::SLUICE_OK
             }
             Err((error, sink)) => {
-                owns_userdata.store(false, Ordering::SeqCst);
+                disown.disown();
                 drop(sink);
                 super::fail(error)
             }

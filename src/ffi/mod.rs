@@ -15,6 +15,7 @@ use crate::log::{self, Level};
 use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The outcome of every call that can fail. Values are fixed by the contract.
@@ -63,6 +64,46 @@ pub enum sluice_log_level {
 /// while a store lock is held: it may call back into the library.
 pub type sluice_log_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, level: sluice_log_level, message: *const c_char)>;
+
+/// A host's `userdata` with its release callback: released exactly once when dropped, unless
+/// the registration that would have taken ownership failed (then the caller keeps it).
+pub(crate) struct HostUserdata {
+    ptr: *mut c_void,
+    release_fn: exporter::sluice_release_fn,
+    owned: Arc<AtomicBool>,
+}
+
+// SAFETY: the host hands `userdata` to callbacks it registers to run on any thread.
+unsafe impl Send for HostUserdata {}
+unsafe impl Sync for HostUserdata {}
+
+/// Hands ownership of a [`HostUserdata`] back to the caller after a failed registration.
+pub(crate) struct Disown(Arc<AtomicBool>);
+
+impl Disown {
+    pub(crate) fn disown(self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+impl HostUserdata {
+    pub(crate) fn new(ptr: *mut c_void, release_fn: exporter::sluice_release_fn) -> (HostUserdata, Disown) {
+        let owned = Arc::new(AtomicBool::new(true));
+        (HostUserdata { ptr, release_fn, owned: owned.clone() }, Disown(owned))
+    }
+
+    pub(crate) fn ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+}
+
+impl Drop for HostUserdata {
+    fn drop(&mut self) {
+        if let Some(release) = self.release_fn.filter(|_| self.owned.load(Ordering::SeqCst)) {
+            unsafe { release(self.ptr) }
+        }
+    }
+}
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());

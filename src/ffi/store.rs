@@ -4,9 +4,9 @@ use super::{bytes, ffi_boundary, null_argument, optional_str, sluice_status, sta
 use crate::error::Error;
 use crate::log::{log_at, Level};
 use super::exporter::sluice_release_fn;
+use super::HostUserdata;
 use crate::store::{Dispatch, Listener, Store};
 use std::ffi::{c_char, c_void, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,17 +144,11 @@ pub type sluice_dispatch_fn = Option<
     ),
 >;
 
+/// Dropping it releases the host's `userdata`.
 struct DispatchCallback {
     dispatch_fn: unsafe extern "C" fn(*mut c_void, u64, *const u8, usize, usize, super::sluice_status),
-    release_fn: sluice_release_fn,
-    userdata: *mut c_void,
-    /// Cleared when registration fails: the caller then keeps `userdata`.
-    owns_userdata: Arc<AtomicBool>,
+    userdata: HostUserdata,
 }
-
-// SAFETY: the host registers the listener to be called from any library or host thread.
-unsafe impl Send for DispatchCallback {}
-unsafe impl Sync for DispatchCallback {}
 
 impl DispatchCallback {
     fn call(&self, attempt: &Dispatch<'_>) {
@@ -162,16 +156,8 @@ impl DispatchCallback {
             Ok(()) => super::sluice_status::SLUICE_OK,
             Err(_) => super::sluice_status::SLUICE_ERR_EXPORT,
         };
-        let data = attempt.data;
-        unsafe { (self.dispatch_fn)(self.userdata, attempt.exporter_id, data.as_ptr(), data.len(), attempt.event_count, result) }
-    }
-}
-
-impl Drop for DispatchCallback {
-    fn drop(&mut self) {
-        if let Some(release) = self.release_fn.filter(|_| self.owns_userdata.load(Ordering::SeqCst)) {
-            unsafe { release(self.userdata) }
-        }
+        let (data, userdata) = (attempt.data, self.userdata.ptr());
+        unsafe { (self.dispatch_fn)(userdata, attempt.exporter_id, data.as_ptr(), data.len(), attempt.event_count, result) }
     }
 }
 
@@ -195,14 +181,14 @@ pub unsafe extern "C" fn sluice_store_add_listener(
             return null_argument("dispatch_fn");
         };
         try_out!(out_id, "out_id");
-        let owns_userdata = Arc::new(AtomicBool::new(true));
-        let callback = DispatchCallback { dispatch_fn, release_fn, userdata, owns_userdata: owns_userdata.clone() };
+        let (userdata, disown) = HostUserdata::new(userdata, release_fn);
+        let callback = DispatchCallback { dispatch_fn, userdata };
         let listener: Listener = Arc::new(move |attempt: &Dispatch<'_>| callback.call(attempt));
         // Held until the outcome is known, so a refused listener is disarmed before it drops.
         let held = listener.clone();
         let added = handle.store.add_listener(listener);
         if added.is_err() {
-            owns_userdata.store(false, Ordering::SeqCst);
+            disown.disown();
         }
         drop(held);
         *out_id = try_core!(added);
