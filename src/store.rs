@@ -279,13 +279,14 @@ impl Batch {
     /// says so.
     pub fn complete(self, exported: bool) -> Result<()> {
         let error = if exported { None } else { Some("the pull exporter reported a failure".to_string()) };
-        self.finish(error)
+        self.finish(error, None)
     }
 
-    /// Reports the outcome, with the failure's message.
-    pub(crate) fn finish(mut self, error: Option<String>) -> Result<()> {
+    /// Reports the outcome, with the failure's message and, after a failure, the earliest the
+    /// next attempt may come (on top of the backoff).
+    pub(crate) fn finish(mut self, error: Option<String>, retry_after: Option<Duration>) -> Result<()> {
         self.completed = true;
-        let counted = self.shared.complete(self.exporter_id, self.first, self.event_count, error.clone());
+        let counted = self.shared.complete(self.exporter_id, self.first, self.event_count, error.clone(), retry_after);
         if counted.is_ok() {
             self.shared.dispatch(&Dispatch {
                 exporter_id: self.exporter_id,
@@ -322,6 +323,7 @@ impl Drop for Batch {
                 self.first,
                 self.event_count,
                 Some("the batch was dropped without being completed".into()),
+                None,
             );
         }
     }
@@ -796,8 +798,16 @@ impl Shared {
         true
     }
 
-    /// Records the outcome of a batch (`error` is `None` on success).
-    pub(crate) fn complete(&self, exporter_id: u64, first: u64, count: usize, error: Option<String>) -> Result<()> {
+    /// Records the outcome of a batch (`error` is `None` on success). After a failure the next
+    /// attempt waits for the backoff, or for `retry_after` when the exporter asked for longer.
+    pub(crate) fn complete(
+        &self,
+        exporter_id: u64,
+        first: u64,
+        count: usize,
+        error: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Result<()> {
         let mut state = self.state.lock();
         if let Some(worker) = state.worker(exporter_id) {
             worker.in_callback = false;
@@ -833,13 +843,14 @@ impl Shared {
                 } else {
                     (slot.backoff * 2).min(slot.options.max_backoff)
                 };
-                slot.retry_at = Some(now + slot.backoff);
+                let delay = slot.backoff.max(retry_after.unwrap_or_default());
+                slot.retry_at = Some(now + delay);
                 let retry = format!(
                     "exporter {} ({}) failed to export {} events, retrying in {} ms: {}",
                     slot.id,
                     slot.options.name,
                     count,
-                    slot.backoff.as_millis(),
+                    delay.as_millis(),
                     message
                 );
                 slot.last_error = Some(message);

@@ -12,6 +12,7 @@ pub mod worker;
 
 use crate::config::Format;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a callback exporter delivers its batches. Dropping the sink releases it: the store
 /// drops it exactly once, on the exporter's worker thread, after its last `export` returned.
@@ -19,6 +20,12 @@ pub trait Sink: Send {
     /// Delivers one batch (`event_count` events laid out in the exporter's format).
     /// `Err` marks the batch failed: the same events are offered again after backoff.
     fn export(&mut self, batch: &[u8], event_count: usize) -> Result<(), String>;
+
+    /// Asked after a failed `export`: the earliest the next attempt may come (an HTTP
+    /// `Retry-After`, say). The core waits for the longer of this and its own backoff.
+    fn retry_after(&mut self) -> Option<Duration> {
+        None
+    }
 }
 
 impl<F> Sink for F
