@@ -225,6 +225,14 @@ impl JsonOptions {
         }
     }
 
+    pub fn object(&mut self, key: &str) -> Result<Option<Map<String, Value>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(v) => Err(self.bad(key, "an object", &v)),
+        }
+    }
+
     /// Fails on the first key that no reader took.
     pub fn finish(self) -> Result<()> {
         match self.map.keys().next() {

@@ -354,8 +354,8 @@ fn bad_configs_are_refused_with_a_message_naming_the_key() {
         other => panic!("{config}: expected InvalidArgument, got {other:?}"),
     };
     let cases = [
-        (json!({}), "exporter config: `type` is required (\"file\" or \"log\")"),
-        (json!({"type": "s3"}), "exporter config: unknown `type` \"s3\" (expected \"file\" or \"log\")"),
+        (json!({}), "exporter config: `type` is required (\"file\", \"log\" or \"webhook\")"),
+        (json!({"type": "s3"}), "exporter config: unknown `type` \"s3\" (expected \"file\", \"log\" or \"webhook\")"),
         (json!({"type": 1}), "exporter config: `type` must be a string, not 1"),
         (json!({"type": "file", "dir": dir, "colour": "red"}), "file exporter: unknown key `colour`"),
         (json!({"type": "file"}), "file exporter: `dir` is required"),

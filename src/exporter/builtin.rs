@@ -1,8 +1,9 @@
-//! Built-in exporters, configured by one JSON object: `type` picks the sink (`"file"`, `"log"`),
-//! the common exporter options drive the same worker as any callback exporter, and the type's
-//! own keys configure the sink. Everything is checked at registration: an unknown type or key,
-//! a wrong value or a template that does not parse is `InvalidArgument` naming it; a directory
-//! that cannot be created or written is `Io`.
+//! Built-in exporters, configured by one JSON object: `type` picks the sink (`"file"`, `"log"`,
+//! `"webhook"`), the common exporter options drive the same worker as any callback exporter,
+//! and the type's own keys configure the sink. Everything is checked at registration: an
+//! unknown type or key, a wrong value or a template that does not parse is `InvalidArgument`
+//! naming it; a directory that cannot be created or written, or a webhook `ca_file` that cannot
+//! be read, is `Io`.
 //!
 //! The sinks always receive `jsonl` batches: for a file exporter, `format` is the file format.
 
@@ -10,10 +11,12 @@ use super::file::{self, FileFormat, FileSink, ParquetCompression};
 use super::logline::{self, LogLineSink, LogTarget};
 use super::record;
 use super::template::Template;
+use super::webhook::{self, WebhookConfig, WebhookSink};
 use super::Sink;
 use crate::config::{ExporterOptions, Format, JsonOptions};
 use crate::error::{Error, Result};
 use crate::store::Store;
+use serde_json::Value;
 
 /// Adds the built-in exporter that `config_json` describes to `store`; returns its id.
 pub fn add_builtin_exporter(store: &Store, config_json: &str) -> Result<u64> {
@@ -33,11 +36,15 @@ pub fn build(config_json: &str) -> Result<(ExporterOptions, Box<dyn Sink>)> {
             config.what = "log exporter";
             log_exporter(config)
         }
+        Some("webhook") => {
+            config.what = "webhook exporter";
+            webhook_exporter(config)
+        }
         Some(other) => Err(Error::InvalidArgument(format!(
-            "exporter config: unknown `type` {other:?} (expected \"file\" or \"log\")"
+            "exporter config: unknown `type` {other:?} (expected \"file\", \"log\" or \"webhook\")"
         ))),
         None => Err(Error::InvalidArgument(
-            "exporter config: `type` is required (\"file\" or \"log\")".into(),
+            "exporter config: `type` is required (\"file\", \"log\" or \"webhook\")".into(),
         )),
     }
 }
@@ -119,6 +126,41 @@ fn log_exporter(mut config: JsonOptions) -> Result<(ExporterOptions, Box<dyn Sin
         &record::TEMPLATE_FIELDS,
     )?;
     Ok((options, Box::new(LogLineSink::new(template, target))))
+}
+
+fn webhook_exporter(mut config: JsonOptions) -> Result<(ExporterOptions, Box<dyn Sink>)> {
+    if config.take("format").is_some() {
+        return Err(Error::InvalidArgument(
+            "webhook exporter: unknown key `format` (the body is always one JSON document)".into(),
+        ));
+    }
+    let Some(url) = config.string("url")? else {
+        return Err(Error::InvalidArgument("webhook exporter: `url` is required".into()));
+    };
+    let headers = config
+        .object("headers")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| match value {
+            Value::String(value) => Ok((name, value)),
+            other => Err(Error::InvalidArgument(format!(
+                "webhook exporter: `headers`: the value of {name:?} must be a string, not {other}"
+            ))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let settings = WebhookConfig {
+        url,
+        meta: config.object("meta")?.unwrap_or_default(),
+        headers,
+        secret: config.string("secret")?,
+        timeout: Some(config.millis("timeout_ms", webhook::DEFAULT_TIMEOUT)?),
+        gzip: config.boolean("gzip", false)?,
+        ca_file: config.string("ca_file")?,
+        // Absent: 1 TiB, which no batch reaches.
+        max_body_bytes: Some(config.integer("max_body_bytes", 1 << 40, 1, 1 << 40)? as usize),
+    };
+    let options = common_options(config, "webhook", true)?;
+    Ok((options, Box::new(WebhookSink::new(settings)?)))
 }
 
 /// Reads the common options (all but `format`, which the caller took) and refuses any key left.

@@ -273,16 +273,7 @@ fn unix_now() -> u64 {
 
 /// This machine's name, made safe for a file name.
 fn hostname() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is writable for its length; gethostname NUL-terminates within it or
-    // fails, and the last byte stays 0 either way.
-    let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len() - 1) };
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(0);
-    let name = String::from_utf8_lossy(&buffer[..end]).replace('/', "_");
-    if status != 0 || name.is_empty() {
-        return "localhost".into();
-    }
-    name
+    super::hostname().replace('/', "_")
 }
 
 /// A Parquet column: which event field, and how it is stored.

@@ -8,6 +8,7 @@ pub mod file;
 pub mod logline;
 pub mod record;
 pub mod template;
+pub mod webhook;
 pub mod worker;
 
 use crate::config::Format;
@@ -60,4 +61,17 @@ pub(crate) fn format_batch(format: Format, events: &[Arc<[u8]>]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// This machine's name (`localhost` when it has none), for file names and webhook bodies.
+pub(crate) fn hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is writable for its length; gethostname NUL-terminates within it or
+    // fails, and the last byte stays 0 either way.
+    let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len() - 1) };
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(0);
+    if status != 0 || end == 0 {
+        return "localhost".into();
+    }
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
 }

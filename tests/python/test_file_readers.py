@@ -210,7 +210,7 @@ def test_unknown_template_fields_are_refused(tmp_path):
 
 def test_unknown_types_and_keys_are_refused():
     assert refused({"type": "kafka"}) == (ERR_INVALID_ARGUMENT,
-                                         'exporter config: unknown `type` "kafka" (expected "file" or "log")')
+                                         'exporter config: unknown `type` "kafka" (expected "file", "log" or "webhook")')
     assert refused({"type": "log", "bulk": "no"}) == (ERR_INVALID_ARGUMENT,
                                                      'log exporter: `bulk` must be true or false, not "no"')
     assert refused("{")[0] == ERR_INVALID_ARGUMENT
