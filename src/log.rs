@@ -43,11 +43,24 @@ struct Logger {
     max_level: Level,
 }
 
-static LOGGER: RwLock<Option<Logger>> = RwLock::new(None);
+/// Each call holds a clone of the `Arc`, so its strong count says how many calls are running.
+static LOGGER: RwLock<Option<Arc<Logger>>> = RwLock::new(None);
+
+thread_local! {
+    static IN_SINK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// Installs `sink` for every store of the process (replacing any earlier one), or removes it.
+/// Returns once no call to the previous sink is running on another thread, so its owner may
+/// free what it uses (a sink that replaces itself from inside a call is not waited for).
 pub fn set_sink(sink: Option<LogSink>, max_level: Level) {
-    *LOGGER.write() = sink.map(|sink| Logger { sink, max_level });
+    let previous = std::mem::replace(&mut *LOGGER.write(), sink.map(|sink| Arc::new(Logger { sink, max_level })));
+    if let Some(previous) = previous {
+        let own_call = usize::from(IN_SINK.with(|c| c.get()));
+        while Arc::strong_count(&previous) > 1 + own_call {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
 }
 
 fn env_level() -> Option<Level> {
@@ -70,13 +83,21 @@ pub fn enabled(level: Level) -> bool {
 
 /// Emits one line.
 pub fn log(level: Level, message: &str) {
-    let sink = match LOGGER.read().as_ref() {
-        Some(logger) if level <= logger.max_level => Some(logger.sink.clone()),
+    let logger = match LOGGER.read().as_ref() {
+        Some(logger) if level <= logger.max_level => Some(logger.clone()),
         Some(_) => return,
         None => None,
     };
-    match sink {
-        Some(sink) => sink(level, message),
+    match logger {
+        Some(logger) => {
+            let nested = IN_SINK.with(|c| c.replace(true));
+            let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (logger.sink)(level, message)));
+            IN_SINK.with(|c| c.set(nested));
+            drop(logger);
+            if call.is_err() {
+                eprintln!("sluice: the log callback panicked");
+            }
+        }
         None => {
             if env_level().is_some_and(|max| level <= max) {
                 eprintln!("sluice {}: {}", level.name(), message);

@@ -441,6 +441,42 @@ static void logging(void) {
   pthread_mutex_destroy(&r.lock);
 }
 
+/* Removing the log callback waits for calls in progress: none runs after the setter returns. */
+static volatile int log_removed;
+static volatile int calls_after_removal;
+
+static void slow_log(void *userdata, sluice_log_level level, const char *message) {
+  (void)userdata, (void)level, (void)message;
+  sleep_ms(1);
+  if (log_removed) calls_after_removal++;
+}
+
+static int32_t always_fail(void *userdata, const uint8_t *data, size_t len, size_t count) {
+  (void)userdata, (void)data, (void)len, (void)count;
+  return 1;
+}
+
+static void log_callback_removal_waits_for_calls_in_progress(void) {
+  sluice_store *store = NULL;
+  CHECK_STATUS(sluice_store_new(NULL, &store), SLUICE_OK);
+  uint64_t id = 0;
+  CHECK_STATUS(sluice_store_add_callback_exporter(store, "{\"bulk\":false,\"initial_backoff_ms\":0,\"max_backoff_ms\":0}",
+                                                  always_fail, NULL, NULL, &id),
+               SLUICE_OK);
+  add_user(store, 0); /* fails over and over: a warning each time */
+  for (int round = 0; round < 20; round++) {
+    log_removed = 0;
+    CHECK_STATUS(sluice_set_log_callback(slow_log, NULL, SLUICE_LOG_WARN), SLUICE_OK);
+    sleep_ms(3);
+    CHECK_STATUS(sluice_set_log_callback(NULL, NULL, SLUICE_LOG_WARN), SLUICE_OK);
+    log_removed = 1;
+    sleep_ms(2);
+  }
+  CHECK(calls_after_removal == 0);
+  CHECK_STATUS(sluice_store_close(store, 0), SLUICE_ERR_TIMEOUT);
+  sluice_store_free(store);
+}
+
 /* ---------------------------------------------------------------- dispatch listeners */
 
 typedef struct dispatch_log {
@@ -654,6 +690,7 @@ int main(void) {
   remove_exporter();
   calls_after_close();
   logging();
+  log_callback_removal_waits_for_calls_in_progress();
   dispatch_listeners();
   many_threads();
   close_with_a_hung_exporter();
