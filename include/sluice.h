@@ -316,8 +316,8 @@ enum sluice_status sluice_store_add(struct sluice_store *store, const char *even
 /*
  Returns when every event accepted before the call has been exported by every exporter or
  dropped by policy: `SLUICE_OK`; `SLUICE_ERR_TIMEOUT` when `timeout_ms` passes first;
- `SLUICE_ERR_EXPORT` when an exporter failed during the flush (its events stay pending and
- are retried; returned early when its next retry falls after the deadline);
+ `SLUICE_ERR_EXPORT` when an exporter failed during the flush, or is waiting to retry until
+ after the deadline (returned at once then; its events stay pending and are retried);
  `SLUICE_ERR_CLOSED`; `SLUICE_ERR_INVALID_ARGUMENT` from inside an exporter callback of the
  same store. `store` must not be NULL. Thread-safe.
  */

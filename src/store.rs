@@ -240,8 +240,9 @@ impl Slot {
 struct Worker {
     exporter_id: u64,
     handle: Option<JoinHandle<()>>,
-    /// Inside the host's callback: cannot be interrupted, only waited for.
-    in_callback: bool,
+    /// Running host code (the export callback, a listener, the log callback, the release
+    /// callback): cannot be interrupted, only waited for until the deadline.
+    in_host_code: bool,
     exited: bool,
 }
 
@@ -286,8 +287,9 @@ impl Batch {
     /// next attempt may come (on top of the backoff).
     pub(crate) fn finish(mut self, error: Option<String>, retry_after: Option<Duration>) -> Result<()> {
         self.completed = true;
-        let counted = self.shared.complete(self.exporter_id, self.first, self.event_count, error.clone(), retry_after);
-        if counted.is_ok() {
+        // Listeners hear of the attempt before it is counted, so a flush that sees it counted
+        // also sees them called.
+        if !self.shared.lock_state().shut_down {
             self.shared.dispatch(&Dispatch {
                 exporter_id: self.exporter_id,
                 data: &self.data,
@@ -295,7 +297,7 @@ impl Batch {
                 outcome: error.as_deref().map_or(Ok(()), Err),
             });
         }
-        counted
+        self.shared.complete(self.exporter_id, self.first, self.event_count, error, retry_after)
     }
 
     /// Forgets the batch without an outcome (the exporter has stopped).
@@ -458,7 +460,7 @@ impl Store {
         });
         match spawned {
             Ok(handle) => {
-                state.workers.push(Worker { exporter_id: id, handle: Some(handle), in_callback: false, exited: false });
+                state.workers.push(Worker { exporter_id: id, handle: Some(handle), in_host_code: false, exited: false });
                 Ok(id)
             }
             Err(e) => {
@@ -793,9 +795,17 @@ impl Shared {
             return false;
         }
         if let Some(worker) = state.worker(exporter_id) {
-            worker.in_callback = true;
+            worker.in_host_code = true;
         }
         true
+    }
+
+    /// Marks a worker as running host code (`true`) or back in the library's own (`false`).
+    pub(crate) fn set_in_host_code(&self, exporter_id: u64, in_host_code: bool) {
+        let mut state = self.state.lock();
+        if let Some(worker) = state.worker(exporter_id) {
+            worker.in_host_code = in_host_code;
+        }
     }
 
     /// Records the outcome of a batch (`error` is `None` on success). After a failure the next
@@ -809,9 +819,6 @@ impl Shared {
         retry_after: Option<Duration>,
     ) -> Result<()> {
         let mut state = self.state.lock();
-        if let Some(worker) = state.worker(exporter_id) {
-            worker.in_callback = false;
-        }
         if state.shut_down {
             return Err(Error::Closed);
         }
@@ -871,7 +878,7 @@ impl Shared {
         let mut state = self.state.lock();
         if let Some(worker) = state.worker(exporter_id) {
             worker.exited = true;
-            worker.in_callback = false;
+            worker.in_host_code = false;
         }
         drop(state);
         self.progress.notify_all();
@@ -902,10 +909,11 @@ impl Shared {
                 .filter(|s| failures_before.iter().any(|&(id, n)| id == s.id && s.failed_attempts > n))
                 .collect();
             let now = Instant::now();
-            let hopeless = failed.iter().any(|s| s.retry_at.is_some_and(|at| at >= deadline));
-            if now >= deadline || hopeless {
+            // An exporter whose next retry falls after the deadline cannot finish in time.
+            let hopeless = unresolved.iter().find(|s| s.retry_at.is_some_and(|at| at >= deadline));
+            if now >= deadline || hopeless.is_some() {
                 let names: Vec<String> = unresolved.iter().map(|s| format!("{} ({})", s.id, s.options.name)).collect();
-                if let Some(s) = failed.first() {
+                if let Some(s) = failed.first().copied().or(hopeless) {
                     return Err(Error::Export(format!(
                         "exporter {} ({}) failed during the flush; its events stay pending and are retried: {}",
                         s.id,
@@ -1014,7 +1022,7 @@ impl Shared {
             let (mut any, mut outside_callback) = (false, false);
             for w in busy {
                 any = true;
-                outside_callback |= !w.in_callback;
+                outside_callback |= !w.in_host_code;
             }
             if !any || (!outside_callback && Instant::now() >= deadline) {
                 break;

@@ -512,6 +512,29 @@ fn flush_reports_an_export_failure_when_no_retry_fits_before_the_deadline() {
 }
 
 #[test]
+fn flush_reports_an_export_failure_at_once_for_an_exporter_already_backing_off_past_the_deadline() {
+    let store = store(1000, Overflow::DropOldest);
+    let r = Recorder::failing(usize::MAX);
+    let opts = ExporterOptions {
+        bulk: false,
+        initial_backoff: Duration::from_secs(60),
+        max_backoff: Duration::from_secs(60),
+        ..options(10)
+    };
+    store.add_exporter(opts, r.sink()).unwrap();
+    store.add(&event(0)).unwrap();
+    while store.stats().exporters[0].failed_attempts == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The failure came before the flush; waiting 20 s could not help.
+    match store.flush(LONG) {
+        Err(Error::Export(m)) => assert!(m.contains("refused by the test"), "{m}"),
+        other => panic!("expected an export failure, got {other:?}"),
+    }
+    let _ = store.close(SHORT);
+}
+
+#[test]
 fn remove_exporter_flushes_releases_and_forgets_it() {
     let store = store(1000, Overflow::DropOldest);
     let r = Recorder::default();

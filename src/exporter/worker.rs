@@ -30,11 +30,16 @@ pub(crate) fn run(shared: Arc<Shared>, exporter_id: u64, mut sink: Box<dyn Sink>
             Ok(()) => (None, None),
             Err((message, retry_after)) => (Some(message), retry_after),
         };
-        if batch.finish(error, retry_after).is_err() {
+        // Counting the outcome may call listeners and the log callback: still host code.
+        let counted = batch.finish(error, retry_after);
+        shared.set_in_host_code(exporter_id, false);
+        if counted.is_err() {
             // Closed or removed while the callback ran: the outcome no longer counts.
             break;
         }
     }
+    // Releasing the sink may call the host's release callback.
+    shared.set_in_host_code(exporter_id, true);
     if catch_unwind(AssertUnwindSafe(move || drop(sink))).is_err() {
         log_at!(Level::Error, "releasing exporter {exporter_id} panicked");
     }

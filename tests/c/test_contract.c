@@ -477,6 +477,44 @@ static void log_callback_removal_waits_for_calls_in_progress(void) {
   sluice_store_free(store);
 }
 
+/* A log callback that blocks (here: until the test opens a gate) must not stretch close past
+ * its deadline: the worker that called it counts as running host code. */
+static pthread_mutex_t log_gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t log_gate_cond = PTHREAD_COND_INITIALIZER;
+static int log_gate_open, log_gate_waiting;
+
+static void gated_log(void *userdata, sluice_log_level level, const char *message) {
+  (void)userdata, (void)level;
+  if (strstr(message, "failed to export") == NULL) return;
+  pthread_mutex_lock(&log_gate_lock);
+  log_gate_waiting++;
+  pthread_cond_broadcast(&log_gate_cond);
+  while (!log_gate_open) pthread_cond_wait(&log_gate_cond, &log_gate_lock);
+  pthread_mutex_unlock(&log_gate_lock);
+}
+
+static void close_honours_its_deadline_while_a_worker_is_in_the_log_callback(void) {
+  CHECK_STATUS(sluice_set_log_callback(gated_log, NULL, SLUICE_LOG_WARN), SLUICE_OK);
+  sluice_store *store = NULL;
+  CHECK_STATUS(sluice_store_new(NULL, &store), SLUICE_OK);
+  uint64_t id = 0;
+  CHECK_STATUS(sluice_store_add_callback_exporter(store, "{\"bulk\":false}", always_fail, NULL, NULL, &id), SLUICE_OK);
+  add_user(store, 0);
+  pthread_mutex_lock(&log_gate_lock);
+  while (log_gate_waiting == 0) pthread_cond_wait(&log_gate_cond, &log_gate_lock);
+  pthread_mutex_unlock(&log_gate_lock);
+  /* Returns although the worker is stuck in the log callback (else this test never ends). */
+  CHECK_STATUS(sluice_store_close(store, 50), SLUICE_ERR_TIMEOUT);
+  CHECK(store_stat(store, 1, "shutdown") == 1);
+  pthread_mutex_lock(&log_gate_lock);
+  log_gate_open = 1;
+  pthread_cond_broadcast(&log_gate_cond);
+  pthread_mutex_unlock(&log_gate_lock);
+  CHECK_STATUS(sluice_set_log_callback(NULL, NULL, SLUICE_LOG_WARN), SLUICE_OK);
+  sluice_store_free(store);
+  sleep_ms(50); /* let the detached worker finish before valgrind's leak check */
+}
+
 /* ---------------------------------------------------------------- dispatch listeners */
 
 typedef struct dispatch_log {
@@ -691,6 +729,7 @@ int main(void) {
   calls_after_close();
   logging();
   log_callback_removal_waits_for_calls_in_progress();
+  close_honours_its_deadline_while_a_worker_is_in_the_log_callback();
   dispatch_listeners();
   many_threads();
   close_with_a_hung_exporter();
