@@ -147,7 +147,8 @@ impl State {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
-    Callback,
+    /// A sink on a worker thread, with the type stats show ("callback", "file", "webhook", ...).
+    Callback(&'static str),
     Pull,
 }
 
@@ -443,9 +444,19 @@ impl Store {
         options: ExporterOptions,
         sink: Box<dyn Sink>,
     ) -> std::result::Result<u64, (Error, Box<dyn Sink>)> {
+        self.add_exporter_of_type("callback", options, sink)
+    }
+
+    /// As [`Store::add_exporter_or_return`], with the `type` its stats show (built-in exporters).
+    pub fn add_exporter_of_type(
+        &self,
+        type_name: &'static str,
+        options: ExporterOptions,
+        sink: Box<dyn Sink>,
+    ) -> std::result::Result<u64, (Error, Box<dyn Sink>)> {
         let shared = &self.shared;
         let mut state = shared.state.lock();
-        let id = match shared.register(&mut state, options, Kind::Callback) {
+        let id = match shared.register(&mut state, options, Kind::Callback(type_name)) {
             Ok(id) => id,
             Err(e) => return Err((e, sink)),
         };
@@ -566,7 +577,7 @@ impl Store {
                     id: s.id,
                     name: s.options.name.clone(),
                     kind: match s.kind {
-                        Kind::Callback => "callback",
+                        Kind::Callback(type_name) => type_name,
                         Kind::Pull => "pull",
                     },
                     accepted: tail - s.start,

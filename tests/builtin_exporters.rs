@@ -155,6 +155,7 @@ fn a_10000_event_burst_with_threshold_100_lands_in_json_lines_files_in_order() {
     store.flush(LONG).unwrap();
     let stats = store.stats().exporters.into_iter().find(|e| e.id == id).unwrap();
     assert_eq!((stats.exported, stats.pending, stats.dropped), (10_000, 0, 0));
+    assert_eq!(stats.kind, "file", "stats show the built-in type");
     assert_eq!(files(&dir).len() as u64, stats.batches, "one file per batch");
     assert!(
         stats.batches >= 10,

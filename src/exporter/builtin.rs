@@ -20,25 +20,30 @@ use serde_json::Value;
 
 /// Adds the built-in exporter that `config_json` describes to `store`; returns its id.
 pub fn add_builtin_exporter(store: &Store, config_json: &str) -> Result<u64> {
-    let (options, sink) = build(config_json)?;
-    store.add_exporter(options, sink)
+    let (type_name, (options, sink)) = build_typed(config_json)?;
+    store.add_exporter_of_type(type_name, options, sink).map_err(|(error, _sink)| error)
 }
 
 /// Reads `config_json` and builds the exporter's options and sink.
 pub fn build(config_json: &str) -> Result<(ExporterOptions, Box<dyn Sink>)> {
+    build_typed(config_json).map(|(_, built)| built)
+}
+
+/// As [`build`], with the exporter's type.
+fn build_typed(config_json: &str) -> Result<(&'static str, (ExporterOptions, Box<dyn Sink>))> {
     let mut config = JsonOptions::parse(config_json, "exporter config")?;
     match config.string("type")?.as_deref() {
         Some("file") => {
             config.what = "file exporter";
-            file_exporter(config)
+            Ok(("file", file_exporter(config)?))
         }
         Some("log") => {
             config.what = "log exporter";
-            log_exporter(config)
+            Ok(("log", log_exporter(config)?))
         }
         Some("webhook") => {
             config.what = "webhook exporter";
-            webhook_exporter(config)
+            Ok(("webhook", webhook_exporter(config)?))
         }
         Some(other) => Err(Error::InvalidArgument(format!(
             "exporter config: unknown `type` {other:?} (expected \"file\", \"log\" or \"webhook\")"
