@@ -20,7 +20,14 @@ def send(events: list) -> None:
         print("  " + json.dumps(event))
 
 
+def on_dispatch(dispatch: sluice.Dispatch) -> None:
+    """Hears of every export attempt of every exporter, retries included."""
+    outcome = "exported" if dispatch.ok else "failed, will retry"
+    print(f"exporter {dispatch.exporter_id}: {dispatch.event_count} events {outcome}")
+
+
 with sluice.Store(capacity=100_000) as store:
+    store.on_dispatch(on_dispatch)
     store.add_exporter(send, name="stdout", max_batch_size=500, flush_interval=5.0)
 
     store.feature("new-checkout", user_key="u-42", variation="on", value=True, default=False,

@@ -22,9 +22,10 @@ from ._native import LIBRARY_PATH as library_path
 from ._native import version as _library_version
 from . import errors
 from .errors import *  # noqa: F403 - the exception classes
+from .dispatch import Dispatch
 from .store import Event, Store
 
-__all__ = ["Store", "Event", "library_path", "library_version", *errors.__all__]
+__all__ = ["Store", "Event", "Dispatch", "library_path", "library_version", *errors.__all__]
 
 
 def library_version() -> str:

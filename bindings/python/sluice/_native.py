@@ -2,13 +2,15 @@
 
 Loads libsluice by absolute path, declares the signatures of `sluice.h`, turns statuses into
 exceptions, and owns the process-wide callbacks through which library threads call Python: log
-lines (routed to `logging.getLogger("sluice")`), exporter batches and exporter releases.
+lines (routed to `logging.getLogger("sluice")`), exporter batches, dispatch listeners and the
+release of the last two.
 
-Lifetimes: the three C function pointers are module globals, alive as long as the process, so the
-library can never call freed code. What a callback exporter needs (the user's `send`) lives in
-`_exporters` until the library's release callback says that exporter is gone. At interpreter exit
-one `atexit` hook closes every open store, waits for their exporters to be released, and only then
-removes the log callback: nothing calls into Python once finalisation has begun.
+Lifetimes: the four C function pointers are module globals, alive as long as the process, so the
+library can never call freed code. What a callback exporter or a dispatch listener needs (the
+user's `send` or listener) lives in `_registered` until the library's release callback says it is
+gone. At interpreter exit one `atexit` hook closes every open store, waits for their exporters and
+listeners to be released, and only then removes the log callback: nothing calls into Python once
+finalisation has begun.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import logging
 import os
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
-from typing import Any, Callable, Dict, NoReturn, Optional, Set
+from typing import Any, Callable, Dict, NoReturn, Optional, Set, Union, cast
 
-from .errors import ERR_INVALID_ARGUMENT, SluiceError, error_class
+from .dispatch import Dispatch
+from .errors import ERR_INVALID_ARGUMENT, OK, SluiceError, error_class
 
 logger = logging.getLogger("sluice")
 
@@ -52,6 +55,7 @@ lib = ctypes.CDLL(LIBRARY_PATH)  # CDLL releases the GIL around every call
 LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 EXPORT_FN = ctypes.CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_size_t)
 RELEASE_FN = ctypes.CFUNCTYPE(None, c_void_p)
+DISPATCH_FN = ctypes.CFUNCTYPE(None, c_void_p, c_uint64, c_void_p, c_size_t, c_size_t, c_int)
 
 
 def _declare(name: str, restype: Any, *argtypes: Any) -> Any:
@@ -85,15 +89,38 @@ store_add_callback_exporter = _declare(
 store_remove_exporter = _declare("sluice_store_remove_exporter", c_int, c_void_p, c_uint64, c_uint32)
 
 
-def store_add_exporter() -> Any:
-    """`sluice_store_add_exporter` (built-in exporters), looked up on first use: a library
-    without it still loads, and only this call fails."""
+def _declare_newer(name: str, feature: str, restype: Any, *argtypes: Any) -> Any:
+    """A function newer than some builds of the library, looked up on first use: a library
+    without it still loads, and only calls that need it raise `NotImplementedError`."""
     try:
-        return _declare("sluice_store_add_exporter", c_int, c_void_p, c_char_p, POINTER(c_uint64))
+        return _declare(name, restype, *argtypes)
     except AttributeError:
-        raise NotImplementedError(
-            f"the library at {LIBRARY_PATH} has no sluice_store_add_exporter (built-in exporters)"
-        ) from None
+        raise NotImplementedError(f"the library at {LIBRARY_PATH} has no {name} ({feature})") from None
+
+
+def store_add_exporter() -> Any:
+    return _declare_newer(
+        "sluice_store_add_exporter", "built-in exporters", c_int, c_void_p, c_char_p, POINTER(c_uint64)
+    )
+
+
+def store_add_listener() -> Any:
+    return _declare_newer(
+        "sluice_store_add_listener",
+        "dispatch listeners",
+        c_int,
+        c_void_p,
+        DISPATCH_FN,
+        c_void_p,
+        RELEASE_FN,
+        POINTER(c_uint64),
+    )
+
+
+def store_remove_listener() -> Any:
+    return _declare_newer(
+        "sluice_store_remove_listener", "dispatch listeners", c_int, c_void_p, c_uint64
+    )
 
 
 # --- statuses and errors --------------------------------------------------------------------
@@ -199,50 +226,86 @@ class CallbackExporter:
         return 1 if result is False else 0
 
 
-_exporters: Dict[int, CallbackExporter] = {}
-_exporters_released = threading.Condition()
+class Listener:
+    """The Python side of one dispatch listener."""
+
+    __slots__ = ("listener",)
+
+    def __init__(self, listener: Callable[[Dispatch], object]) -> None:
+        self.listener = listener
+
+    def notify(self, dispatch: Dispatch) -> None:
+        try:
+            self.listener(dispatch)
+        except BaseException:  # noqa: B036 - a listener never breaks exporting
+            logger.exception(
+                "dispatch listener %r raised on an attempt of exporter %d; exporting goes on",
+                self.listener,
+                dispatch.exporter_id,
+            )
+
+
+# What library threads call, by token (the C `userdata`), until the library releases it.
+_registered: Dict[int, Union[CallbackExporter, Listener]] = {}
+_released = threading.Condition()
 _tokens = itertools.count(1)
 
 
 def _export_entry(userdata: Optional[int], data: Optional[int], length: int, count: int) -> int:
     try:
         with _InLibraryCallback():
-            return _exporters[userdata or 0].deliver(ctypes.string_at(data or 0, length) if length else b"")
+            exporter = cast(CallbackExporter, _registered[userdata or 0])
+            return exporter.deliver(ctypes.string_at(data or 0, length) if length else b"")
     except BaseException:  # noqa: B036 - returning 0 here would mark the batch exported
         logger.exception("exporter callback failed before reaching send; the batch will be retried")
         return 1
 
 
+def _dispatch_entry(
+    userdata: Optional[int], exporter_id: int, data: Optional[int], length: int, count: int, result: int
+) -> None:
+    try:
+        with _InLibraryCallback():
+            listener = cast(Listener, _registered[userdata or 0])
+            batch = ctypes.string_at(data or 0, length) if length else b""
+            listener.notify(Dispatch(exporter_id, count, batch, result == OK))
+    except BaseException:  # noqa: B036 - nothing may propagate into the library
+        logger.exception("dispatch listener callback failed before reaching the listener")
+
+
 def _release_entry(userdata: Optional[int]) -> None:
     with _InLibraryCallback():
-        with _exporters_released:
-            exporter = _exporters.pop(userdata or 0, None)
-            _exporters_released.notify_all()
-        # Outside the lock: `send` may hold the last reference to anything, a store included.
-        del exporter
+        with _released:
+            released = _registered.pop(userdata or 0, None)
+            _released.notify_all()
+        # Outside the lock: `send` or a listener may hold the last reference to anything, a
+        # store included.
+        del released
 
 
 _LOG_FN = LOG_FN(_log_entry)
 EXPORT_ENTRY = EXPORT_FN(_export_entry)
+DISPATCH_ENTRY = DISPATCH_FN(_dispatch_entry)
 RELEASE_ENTRY = RELEASE_FN(_release_entry)
 
 
-def register_exporter(exporter: CallbackExporter) -> int:
-    """Keeps `exporter` until the library releases it; the token is the C `userdata`."""
+def register(owner: Union[CallbackExporter, Listener]) -> int:
+    """Keeps `owner` until the library releases it; the token is the C `userdata`."""
     token = next(_tokens)
-    with _exporters_released:
-        _exporters[token] = exporter
+    with _released:
+        _registered[token] = owner
     return token
 
 
-def unregister_exporter(token: int) -> None:
-    """Forgets an exporter whose registration failed (the library never calls `release`)."""
+def unregister(token: int) -> None:
+    """Forgets what a failed registration kept (the library never calls `release` then)."""
     _release_entry(token)
 
 
-def live_exporters() -> int:
-    with _exporters_released:
-        return len(_exporters)
+def live_callbacks() -> int:
+    """How many callback exporters and dispatch listeners the library has not released yet."""
+    with _released:
+        return len(_registered)
 
 
 # --- store handles ---------------------------------------------------------------------------
@@ -285,10 +348,10 @@ def _close_everything_at_exit() -> None:
         # The library logs what a close could not do (events dropped, callbacks detached).
         store_close(handle, milliseconds("timeout", CLOSE_TIMEOUT))
     # A callback that outlived its close deadline was detached; give it one more deadline to
-    # return and release its exporter before the interpreter stops running Python code.
-    with _exporters_released:
-        if not _exporters_released.wait_for(lambda: not _exporters, timeout=CLOSE_TIMEOUT):
-            logger.error("%d exporter callback(s) still running at exit", len(_exporters))
+    # return and release its exporter or listener before the interpreter stops running Python.
+    with _released:
+        if not _released.wait_for(lambda: not _registered, timeout=CLOSE_TIMEOUT):
+            logger.error("%d exporter or listener callback(s) still running at exit", len(_registered))
     set_log_callback(LOG_FN(), None, _LOG_DEBUG)
 
 

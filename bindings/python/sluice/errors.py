@@ -79,7 +79,7 @@ class ExportFailed(SluiceError):
 
 
 class NotFound(SluiceError, LookupError):
-    """No exporter has this id in this store."""
+    """No exporter or dispatch listener has this id in this store."""
 
 
 _CLASSES: Dict[int, Type[SluiceError]] = {

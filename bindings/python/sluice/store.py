@@ -1,11 +1,15 @@
 """`Store`: the Python face of one `sluice_store`."""
 
+from __future__ import annotations
+
 import ctypes
 import json
+import os
 import weakref
 from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple, Union
 
 from . import _native
+from .dispatch import Dispatch
 
 __all__ = ["Store", "Event"]
 
@@ -36,7 +40,8 @@ class Store:
     """An event pipeline: accepts events and hands them, in batches, to its exporters.
 
     Each exporter sees every event accepted after it was added, in order, on a library thread
-    of its own; a slow or failing exporter never delays `add` or the other exporters.
+    of its own; a slow or failing exporter never delays `add` or the other exporters. Dispatch
+    listeners (`on_dispatch`) hear of every export attempt and its outcome.
 
     Keyword arguments are the library's store config (all optional):
 
@@ -223,7 +228,7 @@ class Store:
             )
         )
         exporter = _native.CallbackExporter(send, raw=raw, lines=format == "jsonl")
-        token = _native.register_exporter(exporter)
+        token = _native.register(exporter)
         exporter_id = ctypes.c_uint64()
         status = _native.store_add_callback_exporter(
             self._handle,
@@ -235,7 +240,7 @@ class Store:
         )
         if status:
             failure = _native.error(status)
-            _native.unregister_exporter(token)
+            _native.unregister(token)
             raise failure
         exporter.exporter_id = exporter_id.value
         return exporter_id.value
@@ -260,6 +265,52 @@ class Store:
         """
         return self._add_builtin_exporter("log", options)
 
+    def add_webhook_exporter(
+        self,
+        url: str,
+        *,
+        secret: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        timeout: float = 10.0,
+        gzip: bool = False,
+        ca_file: Union[str, os.PathLike[str], None] = None,
+        max_body_bytes: Optional[int] = None,
+        **common: Any,
+    ) -> int:
+        """Adds the library's webhook exporter (`{"type": "webhook", ...}`); returns its id.
+
+        Every export POSTs the batch to `url` (http:// or https://) as one JSON document,
+        `{"meta": {"hostname": <this machine>, **meta}, "events": [...]}`, with
+        `Content-Type: application/json` and the extra `headers`. With a `secret` it adds
+        `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body bytes as sent>` (after
+        compression when `gzip=True`, which sends `Content-Encoding: gzip`). `timeout` (seconds,
+        default 10) bounds each request, connection and answer included. `ca_file` is a PEM file
+        of root certificates trusted for https besides Mozilla's. A batch whose document would
+        exceed `max_body_bytes` is sent as several POSTs, in order.
+
+        Any 2xx is success. Any other status, a connection error or a timeout fails the export:
+        the batch is retried after backoff (and not before the answer's `Retry-After`), and the
+        status, the URL and the start of the answer go to `last_error` in `stats` and to the
+        `sluice` logger. Takes the common exporter options of `add_exporter` but `format`
+        (seconds as floats). Raises as `add_file_exporter` (`SluiceError` with status
+        `SLUICE_ERR_IO` for a `ca_file` that cannot be read).
+        """
+        if timeout is None:  # `milliseconds` would take it as no limit: a request must end
+            _native.invalid_argument("`timeout` must be a number of seconds > 0, not None")
+        options = dict(
+            url=url,
+            meta=None if meta is None else dict(meta),
+            headers=None if headers is None else dict(headers),
+            secret=secret,
+            timeout_ms=_native.milliseconds("timeout", timeout),
+            gzip=gzip,
+            ca_file=ca_file,
+            max_body_bytes=max_body_bytes,
+            **common,
+        )
+        return self._add_builtin_exporter("webhook", options)
+
     def _add_builtin_exporter(self, kind: str, options: Dict[str, Any]) -> int:
         add_exporter = _native.store_add_exporter()
         config = _native.options_json({"type": kind, **options})
@@ -274,6 +325,43 @@ class Store:
         `InvalidArgument` from inside an exporter callback of this store."""
         ms = _native.milliseconds("timeout", timeout)
         _native.check(_native.store_remove_exporter(self._handle, exporter_id, ms))
+
+    # --- dispatch listeners ------------------------------------------------------------------
+
+    def on_dispatch(self, listener: Callable[[Dispatch], object]) -> int:
+        """Calls `listener(dispatch)` after every export attempt of every exporter of this store,
+        retries included; returns the listener's id (for `remove_listener`).
+
+        `dispatch` is a `sluice.Dispatch`: `exporter_id`, `event_count`, `data` (the batch
+        bytes), `events` (the same, parsed on first use) and `ok` (False: the attempt failed and
+        the events will be retried). The listener runs on the thread that made the attempt (an
+        exporter's library thread), possibly at the same time for different exporters, and
+        delays that exporter while it runs: keep it short. What it returns is ignored; an
+        exception is logged to the `sluice` logger and never changes the attempt's outcome.
+
+        The store keeps `listener` (and what it references) alive until it is removed or the
+        store is closed. Raises `StoreClosed`, and `NotImplementedError` when the loaded library
+        has no dispatch listeners.
+        """
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, not {type(listener).__name__}")
+        add_listener = _native.store_add_listener()
+        token = _native.register(_native.Listener(listener))
+        listener_id = ctypes.c_uint64()
+        status = add_listener(
+            self._handle, _native.DISPATCH_ENTRY, token, _native.RELEASE_ENTRY, ctypes.byref(listener_id)
+        )
+        if status:
+            failure = _native.error(status)
+            _native.unregister(token)
+            raise failure
+        return listener_id.value
+
+    def remove_listener(self, listener_id: int) -> None:
+        """Removes dispatch listener `listener_id`: no call starts after it returns (a call
+        already running on another thread finishes), and the store lets go of the listener.
+        Raises `NotFound` for an unknown id, including any id once the store is closed."""
+        _native.check(_native.store_remove_listener()(self._handle, listener_id))
 
     # --- flushing and closing ----------------------------------------------------------------
 
@@ -313,7 +401,7 @@ class Store:
         stats: Dict[str, Any] = _native.stats_json(self._handle)
         return stats
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

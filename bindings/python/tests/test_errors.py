@@ -122,10 +122,10 @@ def test_store_refuses_unknown_and_positional_arguments():
     ],
 )
 def test_add_exporter_refuses_bad_options_and_keeps_nothing(store, collector, options, message):
-    before = _native.live_exporters()
+    before = _native.live_callbacks()
     with pytest.raises(sluice.InvalidArgument, match=message):
         store.add_exporter(collector, **options)
-    assert _native.live_exporters() == before
+    assert _native.live_callbacks() == before
     assert store.stats()["exporters"] == []
 
 

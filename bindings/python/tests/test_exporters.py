@@ -92,44 +92,44 @@ def test_a_batch_that_is_not_json_for_send_is_retried_not_lost(store, caplog):
     # The library only hands out events it validated; this proves the fallback, not a real path.
     caplog.set_level(logging.ERROR, logger="sluice")
     exporter = _native.CallbackExporter(lambda events: None, raw=False, lines=False)
-    token = _native.register_exporter(exporter)
+    token = _native.register(exporter)
     try:
         assert _native._export_entry(token, None, 0, 0) == 1
         assert _native._export_entry(None, None, 0, 0) == 1
     finally:
-        _native.unregister_exporter(token)
+        _native.unregister(token)
     assert [r.levelno for r in caplog.records] == [logging.ERROR, logging.ERROR]
 
 
 def test_send_is_kept_until_the_library_releases_the_exporter(store, make_collector):
     send = make_collector()
     batches, released = send.batches, weakref.ref(send)
-    before = _native.live_exporters()
+    before = _native.live_callbacks()
     exporter_id = store.add_exporter(send, flush_interval=60)
     del send
     gc.collect()
-    assert released() is not None and _native.live_exporters() == before + 1
+    assert released() is not None and _native.live_callbacks() == before + 1
     store.add({"i": 0})
     store.remove_exporter(exporter_id)
     gc.collect()
     assert [[e["i"] for e in batch] for batch in batches] == [[0]]
-    assert released() is None and _native.live_exporters() == before
+    assert released() is None and _native.live_callbacks() == before
 
 
 def test_close_releases_every_exporter(make_collector):
     store = sluice.Store()
-    before = _native.live_exporters()
+    before = _native.live_callbacks()
     for _ in range(3):
         store.add_exporter(make_collector())
-    assert _native.live_exporters() == before + 3
+    assert _native.live_callbacks() == before + 3
     store.close()
-    assert _native.live_exporters() == before
+    assert _native.live_callbacks() == before
 
 
 def test_a_callback_still_running_at_the_close_deadline_is_detached_then_released(caplog, wait_until):
     caplog.set_level(logging.WARNING, logger="sluice")
     entered, resume = threading.Event(), threading.Event()
-    before = _native.live_exporters()
+    before = _native.live_callbacks()
 
     def stuck(events):
         entered.set()
@@ -146,9 +146,9 @@ def test_a_callback_still_running_at_the_close_deadline_is_detached_then_release
     exporter = store.stats()["exporters"][0]
     assert exporter["dropped_reasons"] == {"overflow": 0, "shutdown": 2}
     assert (exporter["exported"], exporter["pending"]) == (0, 0)
-    assert _native.live_exporters() == before + 1
+    assert _native.live_callbacks() == before + 1
     resume.set()
-    wait_until(lambda: _native.live_exporters() == before)
+    wait_until(lambda: _native.live_callbacks() == before)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == ["exporter(s) [1] still inside their callback at the deadline; detached"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
