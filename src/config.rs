@@ -58,7 +58,7 @@ impl StoreConfig {
                 }
             },
             block_timeout: options.millis("block_timeout_ms", d.block_timeout)?,
-            max_event_bytes: options.integer("max_event_bytes", d.max_event_bytes as u64, 2, 1 << 32)? as usize,
+            max_event_bytes: options.integer("max_event_bytes", d.max_event_bytes as u64, 2, 1 << 31)? as usize,
         };
         options.finish()?;
         config.validate()?;

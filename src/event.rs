@@ -7,7 +7,7 @@
 //! line breaks between tokens turned into spaces (so `jsonl` output stays one event per line).
 
 use std::fmt;
-use std::sync::Arc;
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Deepest nesting accepted. Matches serde_json's recursion limit, so every exporter that
@@ -68,7 +68,7 @@ const CREATION_DATE: usize = 3;
 /// Validates `input` as one event and returns the bytes to store.
 ///
 /// `max_bytes` bounds the input length. Errors name the offending field or byte offset.
-pub fn normalize(input: &[u8], max_bytes: usize) -> Result<Arc<[u8]>, EventError> {
+pub fn normalize(input: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, EventError> {
     if input.len() > max_bytes {
         return Err(EventError(format!(
             "event is {} bytes, larger than max_event_bytes ({})",
@@ -82,7 +82,7 @@ pub fn normalize(input: &[u8], max_bytes: usize) -> Result<Arc<[u8]>, EventError
     let needs_kind = scan.seen & (1 << KIND) == 0;
     let needs_date = scan.seen & (1 << CREATION_DATE) == 0;
     if !needs_kind && !needs_date && !scan.has_line_break {
-        return Ok(Arc::from(body));
+        return Ok(Cow::Borrowed(body));
     }
     let mut out = Vec::with_capacity(body.len() + 48);
     out.push(b'{');
@@ -108,7 +108,7 @@ pub fn normalize(input: &[u8], max_bytes: usize) -> Result<Arc<[u8]>, EventError
             }
         }
     }
-    Ok(Arc::from(out))
+    Ok(Cow::Owned(out))
 }
 
 /// Seconds since the Unix epoch, 0 if the clock is before it.

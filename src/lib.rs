@@ -23,6 +23,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+mod eventlog;
 pub mod exporter;
 pub mod ffi;
 pub mod log;

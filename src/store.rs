@@ -14,12 +14,12 @@
 use crate::config::{ExporterOptions, Overflow, StoreConfig};
 use crate::error::{Error, Result};
 use crate::event;
-use crate::exporter::{format_batch, worker, Sink};
+use crate::eventlog::EventLog;
+use crate::exporter::{worker, Sink};
 use crate::log::{log_at, Level};
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use serde::Serialize;
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -75,10 +75,7 @@ pub struct Dispatch<'a> {
 pub type Listener = Arc<dyn Fn(&Dispatch<'_>) + Send + Sync>;
 
 pub(crate) struct State {
-    log: VecDeque<Arc<[u8]>>,
-    /// Sequence number of `log[0]`; the next event gets `head + log.len()`.
-    head: u64,
-    bytes: usize,
+    log: EventLog,
     accepted: u64,
     rejected: u64,
     exporters: Vec<Slot>,
@@ -92,7 +89,7 @@ pub(crate) struct State {
 
 impl State {
     fn tail(&self) -> u64 {
-        self.head + self.log.len() as u64
+        self.log.tail()
     }
 
     fn slot(&mut self, id: u64) -> Result<&mut Slot> {
@@ -103,12 +100,12 @@ impl State {
     }
 
     fn is_full(&self, config: &StoreConfig, len: usize) -> bool {
-        self.log.len() >= config.capacity || self.bytes + len > config.max_bytes
+        self.log.len() >= config.capacity || self.log.bytes() + len > config.max_bytes
     }
 
     /// Drops the oldest buffered event, charging it to each exporter that still needed it.
     fn drop_oldest(&mut self) {
-        let head = self.head;
+        let head = self.log.head();
         for slot in &mut self.exporters {
             if slot.cursor == head {
                 slot.cursor += 1;
@@ -120,24 +117,13 @@ impl State {
                 }
             }
         }
-        if let Some(event) = self.log.pop_front() {
-            self.bytes -= event.len();
-            self.head += 1;
-        }
+        self.log.pop_front();
     }
 
     /// Releases the events every exporter is done with.
     fn trim(&mut self) {
         let needed = self.exporters.iter().map(|s| s.cursor).min().unwrap_or_else(|| self.tail());
-        while self.head < needed {
-            match self.log.pop_front() {
-                Some(event) => {
-                    self.bytes -= event.len();
-                    self.head += 1;
-                }
-                None => break,
-            }
-        }
+        while self.log.head() < needed && self.log.pop_front() {}
     }
 
     fn worker(&mut self, id: u64) -> Option<&mut Worker> {
@@ -388,9 +374,7 @@ impl Store {
                 id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
                 config,
                 state: Mutex::new(State {
-                    log: VecDeque::new(),
-                    head: 0,
-                    bytes: 0,
+                    log: EventLog::new(),
                     accepted: 0,
                     rejected: 0,
                     exporters: Vec::new(),
@@ -430,7 +414,7 @@ impl Store {
                 return Err(Error::Closed);
             }
         };
-        shared.append(event)
+        shared.append(&event)
     }
 
     /// Adds an exporter that delivers to `sink` on a worker thread of its own.
@@ -566,7 +550,7 @@ impl Store {
             rejected: state.rejected,
             invalid: self.shared.invalid.load(Ordering::Relaxed),
             buffered: state.log.len() as u64,
-            buffered_bytes: state.bytes as u64,
+            buffered_bytes: state.log.bytes() as u64,
             capacity: self.shared.config.capacity as u64,
             max_bytes: self.shared.config.max_bytes as u64,
             closed: state.closed,
@@ -675,7 +659,7 @@ impl Shared {
         Ok(id)
     }
 
-    fn append(&self, event: Arc<[u8]>) -> Result<()> {
+    fn append(&self, event: &[u8]) -> Result<()> {
         let config = &self.config;
         let len = event.len();
         let mut state = self.state.lock();
@@ -706,8 +690,7 @@ impl Shared {
                 }
             }
         }
-        state.log.push_back(event);
-        state.bytes += len;
+        state.log.push(event);
         state.accepted += 1;
         let tail = state.tail();
         if state.exporters.is_empty() {
@@ -734,7 +717,7 @@ impl Shared {
         Error::Full(format!(
             "the buffer is full ({} events, {} bytes) and the overflow policy rejects new events",
             state.log.len(),
-            state.bytes
+            state.log.bytes()
         ))
     }
 
@@ -780,23 +763,16 @@ impl Shared {
                 slot.waiters -= 1;
             }
         }
-        let (head, tail) = (state.head, state.tail());
+        let tail = state.tail();
         let slot = state.slot(exporter_id)?;
         let first = slot.cursor;
         let count = ((tail - first) as usize).min(slot.batch_limit());
         let format = slot.options.format;
         slot.inflight = Some(Inflight { first, end: first + count as u64, dropped: 0 });
-        let from = (first - head) as usize;
-        let events: Vec<Arc<[u8]>> = state.log.range(from..from + count).cloned().collect();
+        // One copy, under the lock: a batch is at most `max_batch_size` events.
+        let data = state.log.batch(first, count, format);
         drop(state);
-        Ok(Batch {
-            shared: self.clone(),
-            exporter_id,
-            first,
-            event_count: count,
-            data: format_batch(format, &events),
-            completed: false,
-        })
+        Ok(Batch { shared: self.clone(), exporter_id, first, event_count: count, data, completed: false })
     }
 
     /// Marks a worker as inside its callback; false once the store has shut down.

@@ -11,8 +11,6 @@ pub mod template;
 pub mod webhook;
 pub mod worker;
 
-use crate::config::Format;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Where a callback exporter delivers its batches. Dropping the sink releases it: the store
@@ -38,30 +36,6 @@ where
     }
 }
 
-/// Lays out `events` as one batch.
-pub(crate) fn format_batch(format: Format, events: &[Arc<[u8]>]) -> Vec<u8> {
-    let size: usize = events.iter().map(|e| e.len() + 1).sum::<usize>() + 2;
-    let mut out = Vec::with_capacity(size);
-    match format {
-        Format::Json => {
-            out.push(b'[');
-            for (i, event) in events.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(event);
-            }
-            out.push(b']');
-        }
-        Format::JsonLines => {
-            for event in events {
-                out.extend_from_slice(event);
-                out.push(b'\n');
-            }
-        }
-    }
-    out
-}
 
 /// This machine's name (`localhost` when it has none), for file names and webhook bodies.
 pub(crate) fn hostname() -> String {
