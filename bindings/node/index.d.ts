@@ -80,6 +80,26 @@ export interface LogExporterOptions extends BatchingOptions {
   target?: 'log' | 'stderr';
 }
 
+export interface WebhookExporterOptions extends BatchingOptions {
+  /** Signs each body: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body as sent>`. */
+  secret?: string;
+  /**
+   * Extra request headers. Not Content-Type, Content-Encoding, Content-Length,
+   * Transfer-Encoding, Host nor the signature, which the exporter sets.
+   */
+  headers?: Record<string, string>;
+  /** Merged into the document's `meta`, after `hostname` (which it may replace). */
+  meta?: JsonObject;
+  /** The most one request may take, connecting and answer included (default 10000 ms). */
+  timeoutMs?: number;
+  /** Compresses the body (`Content-Encoding: gzip`; the signature covers the compressed bytes). */
+  gzip?: boolean;
+  /** PEM file of root certificates trusted besides Mozilla's, for an https `url`. */
+  caFile?: string;
+  /** A batch whose document would be larger is sent as several POSTs, in order. */
+  maxBodyBytes?: number;
+}
+
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | JsonObject;
 export interface JsonObject {
@@ -102,6 +122,23 @@ export interface Batch {
  * failed: the same events are offered again, in order, after backoff.
  */
 export type Exporter = (events: ExportedEvent[], batch: Batch) => unknown;
+
+/**
+ * One export attempt of any exporter, as dispatch listeners see it: the batch as the exporter got
+ * it (JSON lines for the library's own exporters), and its outcome.
+ */
+export interface Dispatch extends Batch {
+  /** true: exported; false: failed, and the same events will be offered again after backoff. */
+  readonly ok: boolean;
+  /** The batch's events, parsed (one array shared by every listener of the attempt). */
+  readonly events: ExportedEvent[];
+}
+
+/**
+ * Called after every export attempt, on the main thread. What it returns is ignored; a throw or
+ * a rejected Promise is logged and changes nothing.
+ */
+export type DispatchListener = (dispatch: Dispatch) => unknown;
 
 export interface FeatureFields {
   userKey: string;
@@ -140,7 +177,7 @@ export interface TrackFields {
 export interface ExporterStats {
   id: number;
   name: string;
-  /** 'pull' for addExporter, 'callback' for the library's own exporters. */
+  /** 'pull' for addExporter; 'file', 'log' or 'webhook' for the library's own exporters. */
   type: string;
   /** Events accepted since the exporter was added: exported + dropped + pending. */
   accepted: number;
@@ -191,6 +228,29 @@ export declare class Store {
 
   /** Adds the library's log exporter (one line per event). Returns its id. */
   addLogExporter(options?: LogExporterOptions): number;
+
+  /**
+   * Adds the library's webhook exporter: each batch POSTed to `url` (http or https) as
+   * `{"meta": {"hostname": ..., ...meta}, "events": [...]}`. Any 2xx is success; anything else,
+   * a connection error or a timeout is retried after backoff (and not before `Retry-After`).
+   * Returns its id.
+   * @throws TypeError, RangeError for bad options; SluiceError SLUICE_ERR_INVALID_ARGUMENT for
+   * a URL, header or certificate file the library refuses, SLUICE_ERR_IO for an unreadable caFile.
+   */
+  addWebhookExporter(url: string | URL, options?: WebhookExporterOptions): number;
+
+  /**
+   * Calls `listener` after every export attempt of every exporter (retries included), on the
+   * main thread. Returns its id.
+   * @throws SluiceError SLUICE_ERR_CLOSED once close() was called
+   */
+  onDispatch(listener: DispatchListener): number;
+
+  /**
+   * Stops calls to listener `id` at once.
+   * @throws SluiceError SLUICE_ERR_NOT_FOUND for an unknown id
+   */
+  removeListener(id: number): void;
 
   /**
    * Flushes exporter `id` for up to `timeoutMs` (default 5000), then stops and releases it.

@@ -27,6 +27,11 @@ store.addExporter(
   },
 );
 
+// Told of every export attempt of every exporter, retries included (Optimizely's OnEventDispatch).
+store.onDispatch(({ exporterId, eventCount, ok }) => {
+  console.log(`attempt of exporter ${exporterId}: ${eventCount} events, ${ok ? "exported" : "failed"}`);
+});
+
 store.feature("new-checkout", {
   userKey: "u-42",
   contextKind: "user",

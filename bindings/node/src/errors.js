@@ -39,8 +39,8 @@ function check(code) {
 }
 
 /**
- * The error of a failed asynchronous call. Its message cannot be read: the library keeps it in
- * the worker thread that made the call, so the caller says what happened in `message`.
+ * An error the caller describes in `message`: a failed asynchronous call (the library keeps its
+ * message in the worker thread that made the call), or a refusal the binding decides itself.
  */
 function asyncError(code, message) {
   return new SluiceError(statusName(code), `${message} (${statusName(code)})`, code);

@@ -33,7 +33,7 @@ function describeFailure(error) {
 
 class PullExporter {
   /**
-   * @param owner `{ handle, busy(), pending(id) }` of the store
+   * @param owner `{ handle, busy(), pending(id), attempted(batch, exported) }` of the store
    * @param exporter the user's function `(events, batch) => unknown | Promise<unknown>`
    */
   constructor(owner, id, exporter, format) {
@@ -93,18 +93,22 @@ class PullExporter {
   async #export(batchHandle) {
     const native = load();
     let exported = false;
+    let batch = null;
     try {
       if (this.stopped) return;
       const length = [0];
       const data = native.batchData(batchHandle, length);
       const text = native.koffi.decode.string(data, length[0]);
-      const batch = new Batch(this.id, Number(native.batchEventCount(batchHandle)), this.format, text);
+      batch = new Batch(this.id, Number(native.batchEventCount(batchHandle)), this.format, text);
       const result = await this.exporter(parseEvents(text, this.format), batch);
       exported = result !== false;
       if (!exported) this.lastError = 'the exporter returned false';
     } catch (error) {
       this.lastError = describeFailure(error);
     } finally {
+      // Listeners hear of the attempt before it counts, as the library's own exporters do: a
+      // flush that sees it counted has seen them called.
+      if (batch) this.owner.attempted(batch, exported);
       // CLOSED or NOT_FOUND here only say that the outcome no longer counts; the batch is freed.
       native.batchComplete(batchHandle, exported);
     }
@@ -130,4 +134,4 @@ class Batch {
   }
 }
 
-module.exports = { PullExporter, Batch };
+module.exports = { PullExporter, Batch, parseEvents };

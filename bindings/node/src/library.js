@@ -36,6 +36,24 @@ function libraryPath() {
 
 let native = null;
 
+/**
+ * Declares functions newer than the first release of the library on `target`, each looked up on
+ * first use, so that an older library still loads (and the call that needs one throws).
+ */
+function declareLater(target, lib, prototypes) {
+  for (const [name, prototype] of Object.entries(prototypes)) {
+    Object.defineProperty(target, name, {
+      configurable: true,
+      get() {
+        const value = lib.func(prototype);
+        Object.defineProperty(this, name, { value });
+        return value;
+      },
+    });
+  }
+  return target;
+}
+
 function declare() {
   const koffi = require('koffi');
   const file = libraryPath();
@@ -44,12 +62,18 @@ function declare() {
   koffi.opaque('sluice_store');
   koffi.opaque('sluice_batch');
   const logFn = koffi.proto('void sluice_log_fn(void *userdata, int level, const char *message)');
+  // `data` is a plain pointer: koffi hands a callback's pointers over as BigInts to decode.
+  const dispatchFn = koffi.proto(
+    'void sluice_dispatch_fn(void *userdata, uint64_t exporter_id, const void *data, size_t len, ' +
+      'size_t event_count, int result)',
+  );
   const fn = (prototype) => lib.func(prototype);
-  return {
+  const functions = {
     koffi,
     lib,
     file,
     logFn,
+    dispatchFn,
     version: fn('const char *sluice_version(void)'),
     statusName: fn('const char *sluice_status_name(int status)'),
     lastError: fn('const char *sluice_last_error(void)'),
@@ -75,15 +99,16 @@ function declare() {
     removeExporter: fn(
       'int sluice_store_remove_exporter(sluice_store *store, uint64_t exporter_id, uint32_t timeout_ms)',
     ),
-    // Newer than the first release of the library: resolved on first use.
-    get addExporter() {
-      const value = lib.func(
-        'int sluice_store_add_exporter(sluice_store *store, const char *config_json, _Out_ uint64_t *out_id)',
-      );
-      Object.defineProperty(this, 'addExporter', { value });
-      return value;
-    },
   };
+  return declareLater(functions, lib, {
+    addExporter:
+      'int sluice_store_add_exporter(sluice_store *store, const char *config_json, _Out_ uint64_t *out_id)',
+    // release_fn is declared as a plain pointer: the binding passes NULL (see src/dispatch.js).
+    addListener:
+      'int sluice_store_add_listener(sluice_store *store, sluice_dispatch_fn *dispatch_fn, void *userdata, ' +
+      'void *release_fn, _Out_ uint64_t *out_id)',
+    removeListener: 'int sluice_store_remove_listener(sluice_store *store, uint64_t listener_id)',
+  });
 }
 
 /** The loaded library (loaded on first use). */

@@ -13,13 +13,32 @@ const { describe, isPlainObject } = require('./options');
 const LEVELS = ['error', 'warn', 'info', 'debug'];
 
 let logger = null;
+/** The most detailed level the logger takes (index in LEVELS). */
+let maxLevel = LEVELS.indexOf('info');
 let trampoline = null;
+
+// Where the library prints without a logger: SLUICE_LOG, read once as the library does.
+const envLevel = LEVELS.indexOf((process.env.SLUICE_LOG ?? '').trim().toLowerCase());
 
 function relay(_userdata, level, message) {
   try {
     logger?.(LEVELS[level - 1] ?? 'error', message);
   } catch {
     // A logger that throws must not unwind into the library.
+  }
+}
+
+/**
+ * Logs a line of the binding's own (a listener that threw, say) the way the library logs its
+ * lines: to the logger when one is set and takes `level`, else to standard error when SLUICE_LOG
+ * asks for it, else nowhere.
+ */
+function log(level, message) {
+  const index = LEVELS.indexOf(level);
+  if (logger) {
+    if (index <= maxLevel) relay(null, index + 1, message);
+  } else if (envLevel >= 0 && index <= envLevel) {
+    process.stderr.write(`sluice ${level}: ${message}\n`);
   }
 }
 
@@ -39,14 +58,15 @@ function disable() {
 }
 
 /**
- * Removes the log callback for good, from the 'exit' handler: the event loop no longer runs,
- * so a line handed to it would wait forever. Says whether a logger was set.
+ * Stops the lines for good, from the 'exit' handler, where the event loop no longer runs: a line
+ * a thread hands over now waits forever. Removing the C callback waits for every call in
+ * progress, which never ends for a library thread already waiting with a line, so it is removed
+ * only when `removeCallback` says a thread-pool thread may still log (Node joins those threads
+ * on the way out); otherwise the callback stays and drops what it gets.
  */
-function detachLogger() {
-  const wasSet = logger !== null;
+function detachLogger({ removeCallback }) {
   logger = null;
-  if (trampoline) disable();
-  return wasSet;
+  if (trampoline && removeCallback) disable();
 }
 
 /**
@@ -71,7 +91,8 @@ function setLogger(target, options = {}) {
     trampoline = native.koffi.register(relay, native.koffi.pointer(native.logFn));
   }
   logger = next;
+  maxLevel = LEVELS.indexOf(level);
   check(native.setLogCallback(trampoline, null, LEVELS.indexOf(level) + 1));
 }
 
-module.exports = { setLogger, detachLogger };
+module.exports = { setLogger, detachLogger, log };

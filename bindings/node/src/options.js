@@ -46,6 +46,17 @@ function boolean(value, name) {
   return value;
 }
 
+function object(value, name) {
+  if (!isPlainObject(value)) throw new TypeError(`${name} must be an object, not ${describe(value)}`);
+  return value;
+}
+
+function stringValues(value, name) {
+  object(value, name);
+  for (const [key, item] of Object.entries(value)) string(item, `${name}.${key}`);
+  return value;
+}
+
 const millis = integer(0, U32_MAX);
 
 /** Each JS option: [its key in the library's JSON, its check]. */
@@ -82,6 +93,17 @@ const LOG_EXPORTER = {
   ...BATCHING,
   template: ['template', string],
   target: ['target', oneOf('log', 'stderr')],
+};
+
+const WEBHOOK_EXPORTER = {
+  ...BATCHING,
+  secret: ['secret', string],
+  headers: ['headers', stringValues],
+  meta: ['meta', object],
+  timeoutMs: ['timeout_ms', millis],
+  gzip: ['gzip', boolean],
+  caFile: ['ca_file', string],
+  maxBodyBytes: ['max_body_bytes', integer(1, 2 ** 40)],
 };
 
 function isPlainObject(value) {
@@ -122,5 +144,5 @@ module.exports = {
   timeoutMs,
   describe,
   isPlainObject,
-  tables: { STORE, EXPORTER, FILE_EXPORTER, LOG_EXPORTER },
+  tables: { STORE, EXPORTER, FILE_EXPORTER, LOG_EXPORTER, WEBHOOK_EXPORTER },
 };

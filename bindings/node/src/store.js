@@ -1,12 +1,14 @@
 'use strict';
-// The Store: events in (add, feature, track), exporters out, and the calls that wait (flush,
-// close, removeExporter), which run the library's blocking call on the thread pool and return
-// Promises. Open stores are closed on 'beforeExit'; a closed store is freed when collected.
+// The Store: events in (add, feature, track), exporters out, dispatch listeners (see
+// src/dispatch.js), and the calls that wait (flush, close, removeExporter), which run the
+// library's blocking call on the thread pool and return Promises. Open stores are closed on
+// 'beforeExit'; a closed store is freed when collected.
 
 const { load } = require('./library');
 const { status, check, lastError, asyncError } = require('./errors');
 const { convert, timeoutMs, describe, isPlainObject, tables } = require('./options');
 const { PullExporter } = require('./exporter');
+const { Dispatch, Listeners, LibraryListener } = require('./dispatch');
 const { pool } = require('./pool');
 const { detachLogger } = require('./log');
 
@@ -20,14 +22,17 @@ const { koffi } = native;
 // run, so pending events are exported. On process.exit() ('exit') nothing JS runs any more, and
 // Node joins the thread pool's threads before the process ends: a flush waiting there would hold
 // the exit for its whole deadline. So the store is closed at once (deadline 0), which ends those
-// waits; its unexported events are counted as dropped (reason shutdown). A close or removal
-// already running keeps its own deadline (the library runs them one at a time). A store with a
-// built-in exporter is left alone while a logger is set: its thread may be waiting for the main
-// thread to take a log line, and close would wait for that thread.
+// waits; its unexported events are counted as dropped (reason shutdown). A library thread that
+// waits for the main thread (to hand over a log line or a dispatch) is inside a host call: close
+// does not wait for it. A close or removal already running keeps its own deadline (the library
+// runs them one at a time), and may log when it ends, from its pool thread: only then is the log
+// callback removed (see detachLogger).
 
 const openStores = new Set();
 const closeNow = Symbol('closeNow');
 let exitHooksInstalled = false;
+/** Closes and removals running on the thread pool, in every store. */
+let exclusiveWaits = 0;
 
 function installExitHooks() {
   if (exitHooksInstalled) return;
@@ -39,8 +44,8 @@ function installExitHooks() {
     }
   });
   process.on('exit', () => {
-    const logging = detachLogger();
-    for (const store of openStores) store[closeNow](logging);
+    detachLogger({ removeCallback: exclusiveWaits > 0 });
+    for (const store of openStores) store[closeNow]();
   });
 }
 
@@ -147,6 +152,11 @@ function eventJson(layout, key, fields) {
   return `${json}}`;
 }
 
+function checkId(id) {
+  if (typeof id !== 'number') throw new TypeError(`id must be a number, not ${describe(id)}`);
+  if (!Number.isSafeInteger(id) || id < 1) throw new RangeError(`id must be a positive integer, not ${id}`);
+}
+
 // ---- stats ---------------------------------------------------------------------------------
 
 function camelCase(key) {
@@ -170,8 +180,11 @@ class Store {
   #waiters = 0;
   #closing = null;
   #closed = false;
-  /** Ids of the library's own exporters (files, log lines), which run on library threads. */
+  /** Ids of the library's own exporters (files, log lines, webhooks), which run on library threads. */
   #builtInExporters = new Set();
+  #listeners = new Listeners();
+  /** Tells the listeners of the built-in exporters' attempts. */
+  #libraryListener;
 
   /**
    * @param {object} [options] capacity, maxBytes, overflow, blockTimeoutMs, maxEventBytes
@@ -185,7 +198,18 @@ class Store {
       handle: this.#handle,
       busy: () => this.#waiters > 0,
       pending: (id) => this.#rawStats().exporters.find((e) => e.id === id)?.pending ?? 0,
+      attempted: (batch, exported) => {
+        if (this.#listeners.size === 0) return;
+        const { exporterId, eventCount, format, text } = batch;
+        this.#listeners.notify(new Dispatch(exporterId, eventCount, format, text, exported));
+      },
     };
+    this.#libraryListener = new LibraryListener(this.#handle, (exporterId, data, length, eventCount, ok) => {
+      // The binding's own exporters were reported by their loop.
+      if (!this.#builtInExporters.has(exporterId) || this.#listeners.size === 0) return;
+      const text = koffi.decode.string(data, length);
+      this.#listeners.notify(new Dispatch(exporterId, eventCount, 'jsonl', text, ok));
+    });
     openStores.add(this);
     installExitHooks();
     freeing.register(this, this.#handle);
@@ -248,6 +272,39 @@ class Store {
     return this.#addBuiltIn(convert(options, tables.LOG_EXPORTER, 'options', { type: 'log' }));
   }
 
+  /** Adds the library's webhook exporter: each batch POSTed to `url` as one JSON document. */
+  addWebhookExporter(url, options) {
+    if (url instanceof URL) url = url.href;
+    if (typeof url !== 'string') throw new TypeError(`url must be a string or a URL, not ${describe(url)}`);
+    return this.#addBuiltIn(convert(options, tables.WEBHOOK_EXPORTER, 'options', { type: 'webhook', url }));
+  }
+
+  /**
+   * Calls `listener(dispatch)` after every export attempt of every exporter, retries included,
+   * on the main thread. Returns the listener's id, for removeListener.
+   */
+  onDispatch(listener) {
+    if (typeof listener !== 'function') {
+      throw new TypeError(`listener must be a function, not ${describe(listener)}`);
+    }
+    if (this.#closing || this.#closed) throw asyncError(status.CLOSED, 'the store is closed');
+    const id = this.#listeners.add(listener);
+    try {
+      this.#updateLibraryListener();
+    } catch (error) {
+      this.#listeners.remove(id);
+      throw error;
+    }
+    return id;
+  }
+
+  /** Stops calls to listener `id`. Throws SLUICE_ERR_NOT_FOUND for an unknown id. */
+  removeListener(id) {
+    checkId(id);
+    if (!this.#listeners.remove(id)) throw asyncError(status.NOT_FOUND, `no listener with id ${id}`);
+    this.#updateLibraryListener();
+  }
+
   #addBuiltIn(config) {
     let addExporter;
     try {
@@ -260,17 +317,29 @@ class Store {
       error.code = 'ERR_SLUICE_MISSING_SYMBOL';
       throw error;
     }
+    // The C listener comes first, so that it hears of the exporter's first attempt.
+    if (this.#listeners.size > 0 && !this.#libraryListener.added) this.#libraryListener.add();
     const out = [null];
-    check(addExporter(this.#handle, JSON.stringify(config), out));
-    const id = Number(out[0]);
-    this.#builtInExporters.add(id);
-    return id;
+    try {
+      check(addExporter(this.#handle, JSON.stringify(config), out));
+      this.#builtInExporters.add(Number(out[0]));
+    } finally {
+      this.#updateLibraryListener();
+    }
+    return Number(out[0]);
+  }
+
+  /** Adds the C listener when listeners and built-in exporters are there, removes it when not. */
+  #updateLibraryListener() {
+    if (this.#closed) return;
+    const wanted = this.#listeners.size > 0 && this.#builtInExporters.size > 0;
+    if (wanted && !this.#libraryListener.added && !this.#closing) this.#libraryListener.add();
+    if (!wanted && this.#libraryListener.added) this.#libraryListener.remove();
   }
 
   /** Flushes exporter `id`, then stops and releases it. Resolves once it is removed. */
   async removeExporter(id, timeout) {
-    if (typeof id !== 'number') throw new TypeError(`id must be a number, not ${describe(id)}`);
-    if (!Number.isSafeInteger(id) || id < 1) throw new RangeError(`id must be a positive integer, not ${id}`);
+    checkId(id);
     const ms = timeoutMs(timeout, DEFAULT_TIMEOUT_MS);
     try {
       await this.#wait(native.removeExporter, [id], ms, (code) =>
@@ -284,6 +353,7 @@ class Store {
       this.#exporters.get(id)?.stop();
       this.#exporters.delete(id);
       this.#builtInExporters.delete(id);
+      this.#updateLibraryListener();
     }
   }
 
@@ -311,11 +381,7 @@ class Store {
         ? `the store is closed; ${this.#droppedAtShutdown()} events were not exported within ${ms} ms ` +
           'and were dropped (reason shutdown)'
         : 'closing the store failed',
-    ).finally(() => {
-      this.#closed = true;
-      openStores.delete(this);
-      for (const pump of this.#exporters.values()) pump.stop();
-    });
+    ).finally(() => this.#markClosed());
     await this.#closing;
   }
 
@@ -340,12 +406,17 @@ class Store {
   // ---- internals ---------------------------------------------------------------------------
 
   /** Closes the store from the 'exit' handler, without waiting (see the top of this file). */
-  [closeNow](logging) {
-    if (logging && this.#builtInExporters.size > 0) return;
+  [closeNow]() {
     native.storeClose(this.#handle, 0);
+    this.#markClosed();
+  }
+
+  #markClosed() {
     this.#closed = true;
     openStores.delete(this);
     for (const pump of this.#exporters.values()) pump.stop();
+    // Closing dropped the C listener.
+    this.#libraryListener.forget();
   }
 
   #rawStats() {
@@ -365,7 +436,10 @@ class Store {
   /** Runs a blocking call (`fn(store, ...args, timeout)`) on the thread pool while the exporters poll. */
   async #wait(fn, args, ms, describeFailure) {
     const started = performance.now();
+    // Close and removal: serialised by the library, and they may log as they end.
+    const exclusive = fn !== native.storeFlush;
     this.#waiters += 1;
+    if (exclusive) exclusiveWaits += 1;
     this.#wakeExporters();
     let code;
     try {
@@ -376,6 +450,7 @@ class Store {
       ]);
     } finally {
       this.#waiters -= 1;
+      if (exclusive) exclusiveWaits -= 1;
     }
     if (code === status.CLOSED) throw asyncError(code, 'the store is closed');
     if (code !== status.OK) throw asyncError(code, describeFailure(code));

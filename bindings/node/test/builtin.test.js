@@ -9,17 +9,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Store, SluiceError, setLogger } = require('sluice');
-const { load } = require('../src/library');
+const { skipUnless } = require('./support');
 
-function missingSymbol() {
-  try {
-    void load().addExporter;
-    return false;
-  } catch {
-    return `${load().file} has no sluice_store_add_exporter`;
-  }
-}
-const skip = missingSymbol();
+const skip = skipUnless('sluice_store_add_exporter', 'addExporter');
 
 function tempDir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-node-'));

@@ -1,12 +1,14 @@
 'use strict';
 // The store and the life of the process, tried in child processes: an idle store does not keep
-// it alive, events left pending are exported on 'beforeExit', process.exit() neither crashes nor
-// hangs. The spawn timeout only catches a hang; nothing here measures time.
+// it alive, events left pending are exported on 'beforeExit' (also by the webhook exporter, whose
+// listeners hear it), process.exit() neither crashes nor hangs. The spawn timeout only catches a
+// hang; nothing here measures time.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
+const { skipUnless } = require('./support');
 
 const packageDir = path.resolve(__dirname, '..');
 const HANG = 60000;
@@ -23,8 +25,23 @@ function runChild(source, env = {}, nodeOptions = []) {
   return child;
 }
 
+/**
+ * Runs `source`, which prints one JSON report at 'exit'; checks that the child exited on its own,
+ * cleanly and closed, and returns the report.
+ */
+function runReport(source) {
+  const child = runChild(source);
+  assert.equal(child.signal, null);
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stderr, '');
+  const report = JSON.parse(child.stdout);
+  assert.equal(report.code, 0);
+  assert.equal(report.closed, true);
+  return report;
+}
+
 test('a child that adds events and never closes exports them all and exits on its own', () => {
-  const child = runChild(`
+  const report = runReport(`
     const { Store } = require('sluice');
     const store = new Store();
     const keys = [];
@@ -38,11 +55,6 @@ test('a child that adds events and never closes exports them all and exits on it
       console.log(JSON.stringify({ code, closed: store.closed, keys, exporter }));
     });
   `);
-  assert.equal(child.signal, null);
-  assert.equal(child.status, 0, child.stderr);
-  assert.equal(child.stderr, '');
-  const report = JSON.parse(child.stdout);
-  assert.equal(report.closed, true);
   assert.deepEqual(
     report.keys,
     Array.from({ length: 1234 }, (_, n) => `flag-${n}`),
@@ -139,3 +151,86 @@ test('closed stores are freed when collected, after their held batches settle', 
   assert.equal(child.status, 0, child.stderr);
   assert.equal(child.stdout.trim(), '50');
 });
+
+// ---- the webhook exporter, with dispatch listeners ----------------------------------------
+
+const skip = skipUnless('webhook exporter or dispatch listeners', 'addExporter', 'addListener');
+
+/** A child's server: answers 500 to the first `failures` requests, then 200; `unref`'d. */
+const CHILD_SERVER = `
+  const http = require('node:http');
+  function serve(failures, received, ready) {
+    const server = http.createServer((request, response) => {
+      const chunks = [];
+      request.on('data', (chunk) => chunks.push(chunk));
+      request.on('end', () => {
+        const ok = failures-- <= 0;
+        if (ok) received.push(...JSON.parse(Buffer.concat(chunks)).events.map((e) => e.key));
+        response.statusCode = ok ? 200 : 500;
+        response.end();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => ready('http://127.0.0.1:' + server.address().port + '/'));
+    server.unref();
+  }
+`;
+
+test(
+  'a child that never closes its store exports through the webhook at beforeExit, its listener sees it, and it exits',
+  { skip },
+  () => {
+    const report = runReport(`
+      const { Store } = require('sluice');
+      ${CHILD_SERVER}
+      const received = [];
+      serve(1, received, (url) => {
+        const store = new Store();
+        store.addWebhookExporter(url, { initialBackoffMs: 10, flushIntervalMs: 3600000 });
+        const outcomes = [];
+        store.onDispatch((dispatch) => outcomes.push([dispatch.ok, dispatch.eventCount]));
+        for (let n = 0; n < 5; n++) store.add({ key: 'flag-' + n });
+        process.on('exit', (code) => {
+          const [exporter] = store.stats().exporters;
+          console.log(JSON.stringify({ code, closed: store.closed, received, outcomes, exporter }));
+        });
+      });
+    `);
+    assert.deepEqual(report.received, ['flag-0', 'flag-1', 'flag-2', 'flag-3', 'flag-4']);
+    assert.deepEqual(report.outcomes, [
+      [false, 5],
+      [true, 5],
+    ]);
+    assert.deepEqual(
+      [report.exporter.exported, report.exporter.failedAttempts, report.exporter.dropped],
+      [5, 1, 0],
+    );
+  },
+);
+
+test(
+  'process.exit() while the webhook retries, with listeners and a logger, neither crashes nor hangs',
+  { skip },
+  () => {
+    for (const delay of [0, 1, 3, 10, 30]) {
+      const child = runChild(`
+        const { Store, setLogger } = require('sluice');
+        ${CHILD_SERVER}
+        setLogger(() => {}, { level: 'debug' });
+        serve(Infinity, [], (url) => {
+          const store = new Store();
+          store.addWebhookExporter(url, { maxBatchSize: 3, initialBackoffMs: 1, maxBackoffMs: 2 });
+          store.addExporter(async () => false, { initialBackoffMs: 1, maxBackoffMs: 2 });
+          store.onDispatch(() => {});
+          store.onDispatch(() => {
+            throw new Error('listener bug');
+          });
+          for (let n = 0; n < 1000; n++) store.add({ key: 'flag-' + n });
+          store.flush(60000).catch(() => {});
+          setTimeout(() => process.exit(7), ${delay});
+        });
+      `);
+      assert.equal(child.signal, null, `delay ${delay}: ${child.stderr}`);
+      assert.equal(child.status, 7, `delay ${delay}: ${child.stderr}`);
+    }
+  },
+);

@@ -1,5 +1,15 @@
 // Compiled by test/packaging.test.js: every method and option, typed, from an ES module.
-import { Store, SluiceError, setLogger, version, type Stats, type ExportedEvent, type Batch } from 'sluice';
+import {
+  Store,
+  SluiceError,
+  setLogger,
+  version,
+  type Stats,
+  type ExportedEvent,
+  type Batch,
+  type Dispatch,
+  type DispatchListener,
+} from 'sluice';
 
 setLogger((level, message) => console.log(level, message), { level: 'debug' });
 setLogger(console);
@@ -43,6 +53,33 @@ const id: number = store.addExporter(
 store.addFileExporter({ dir: '/tmp/events', format: 'csv', csvTemplate: '{{ .Key}}\n', filename: 'f.csv' });
 store.addFileExporter({ dir: '/tmp/events', format: 'parquet', parquetCompression: 'zstd' });
 store.addLogExporter({ template: '{{ .Key}}', target: 'stderr', bulk: false });
+const hook: number = store.addWebhookExporter('https://collector.example/events', {
+  name: 'collector',
+  secret: 's3cret',
+  headers: { 'X-Api-Key': 'k' },
+  meta: { service: 'checkout', region: 'eu' },
+  timeoutMs: 5000,
+  gzip: true,
+  caFile: '/etc/ssl/extra.pem',
+  maxBodyBytes: 1 << 20,
+  maxBatchSize: 1000,
+  initialBackoffMs: 10,
+});
+store.addWebhookExporter(new URL('http://127.0.0.1:8080/'));
+const listener: DispatchListener = (dispatch: Dispatch) => {
+  const fields: [number, number, boolean, string, Buffer] = [
+    dispatch.exporterId,
+    dispatch.eventCount,
+    dispatch.ok,
+    dispatch.text,
+    dispatch.data,
+  ];
+  const keys: (string | undefined)[] = dispatch.events.map((e) => e.key);
+  return [fields, keys, dispatch.format === 'jsonl', hook];
+};
+const listenerId: number = store.onDispatch(listener);
+store.onDispatch(async () => {});
+store.removeListener(listenerId);
 await store.removeExporter(id, 1000);
 await store.flush(5000);
 const stats: Stats = store.stats();
@@ -62,5 +99,11 @@ try {
 new Store({ overflow: 'drop' });
 // @ts-expect-error feature needs a userKey
 store.feature('k', {});
+// @ts-expect-error header values are strings
+store.addWebhookExporter('http://h/', { headers: { 'X-N': 1 } });
+// @ts-expect-error the webhook takes its url first
+store.addWebhookExporter({ url: 'http://h/' });
+// @ts-expect-error a listener id is a number
+store.removeListener('1');
 // @ts-expect-error formats of the file exporter
 store.addFileExporter({ dir: '/tmp', format: 'jsonl' });
