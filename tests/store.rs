@@ -29,10 +29,13 @@ fn event(i: usize) -> Vec<u8> {
     format!(r#"{{"kind":"feature","creationDate":1700000000,"key":"flag","userKey":"u{i}","value":{i}}}"#).into_bytes()
 }
 
+type Batch = (Vec<u8>, usize);
+
 /// Records every batch it is offered and answers from `verdicts` (then success).
 #[derive(Clone, Default)]
 struct Recorder {
-    batches: Arc<Mutex<Vec<(Vec<u8>, usize)>>>,
+    /// Every batch offered: its bytes and event count.
+    batches: Arc<Mutex<Vec<Batch>>>,
     /// How many more attempts fail before the sink starts succeeding.
     failures_left: Arc<AtomicUsize>,
     released: Arc<AtomicUsize>,

@@ -24,13 +24,16 @@ pub fn add_builtin_exporter(store: &Store, config_json: &str) -> Result<u64> {
     store.add_exporter_of_type(type_name, options, sink).map_err(|(error, _sink)| error)
 }
 
+/// A built-in exporter ready to add: its options and sink.
+pub type Built = (ExporterOptions, Box<dyn Sink>);
+
 /// Reads `config_json` and builds the exporter's options and sink.
-pub fn build(config_json: &str) -> Result<(ExporterOptions, Box<dyn Sink>)> {
+pub fn build(config_json: &str) -> Result<Built> {
     build_typed(config_json).map(|(_, built)| built)
 }
 
 /// As [`build`], with the exporter's type.
-fn build_typed(config_json: &str) -> Result<(&'static str, (ExporterOptions, Box<dyn Sink>))> {
+fn build_typed(config_json: &str) -> Result<(&'static str, Built)> {
     let mut config = JsonOptions::parse(config_json, "exporter config")?;
     match config.string("type")?.as_deref() {
         Some("file") => {
