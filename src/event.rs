@@ -195,6 +195,10 @@ impl<'a> Scanner<'a> {
 
     #[inline(always)]
     fn skip_ws(&mut self) {
+        // Compact JSON has no white space: one comparison settles it.
+        if self.bytes.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
         while let Some(&b) = self.bytes.get(self.pos) {
             match b {
                 b' ' | b'\t' => {}
@@ -294,7 +298,14 @@ impl<'a> Scanner<'a> {
                         b'-' | b'0'..=b'9' => self.number()?,
                         _ => return Err(self.error("expected a value")),
                     }
-                    state = State::CommaOrClose;
+                    // Most values are followed by a comma: take it here, saving a round.
+                    self.skip_ws();
+                    if self.peek() == Some(b',') {
+                        self.pos += 1;
+                        state = if in_object { State::Key } else { State::Value };
+                    } else {
+                        state = State::CommaOrClose;
+                    }
                 }
                 State::CommaOrClose => {
                     if b == b',' {
@@ -447,7 +458,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), Fail> {
-        if self.bytes[self.pos..].starts_with(word) {
+        if self.bytes.get(self.pos..self.pos + word.len()) == Some(word) {
             self.pos += word.len();
             Ok(())
         } else {
