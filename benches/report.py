@@ -189,7 +189,7 @@ def pressure_section(runs: List[Row]) -> List[str]:
 
 def command_version(command: List[str]) -> str:
     try:
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.rstrip()
     except (OSError, subprocess.CalledProcessError):
         return "not found"
 
@@ -201,8 +201,15 @@ def machine(raw: Path, tables: Dict[str, Table]) -> List[str]:
     load_start = start.read_text().split()[:3] if start.exists() else []
     load_end = Path("/proc/loadavg").read_text().split()[:3]
     python = tables["python"].versions.get("python") if "python" in tables else None
+    root = Path(__file__).resolve().parent.parent
+    commit = command_version(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
+    changed = command_version(["git", "-C", str(root), "status", "--porcelain", "--", "src",
+                               "Cargo.toml", "bindings/python/sluice", "bindings/node/src"])
     return [
         f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- sluice: commit {commit}"
+        + (f", with uncommitted changes to {', '.join(line[3:] for line in changed.splitlines())}"
+           if changed else ""),
         f"- Machine: {os.cpu_count()} cores, {model.group(1) if model else 'unknown CPU'}, "
         f"{platform.system()} {platform.release()}",
         f"- Load average (1, 5, 15 min) at the start: {' '.join(load_start) or 'unknown'}; "

@@ -69,9 +69,11 @@ install_node_peers() {
     fi
 }
 
-# Every binding loads the library built from this checkout.
+# Every binding loads the library built from this checkout, copied so that a rebuild during the
+# run changes nothing.
 (cd "$root" && cargo build --release --quiet)
-export SLUICE_LIBRARY="$root/target/release/libsluice.so"
+cp "$root/target/release/libsluice.so" "$raw/libsluice.so"
+export SLUICE_LIBRARY="$raw/libsluice.so"
 # OpenTelemetry takes its queue sizes from these: its defaults are what the default rows measure.
 unset OTEL_BLRP_MAX_QUEUE_SIZE OTEL_BLRP_SCHEDULE_DELAY OTEL_BLRP_MAX_EXPORT_BATCH_SIZE \
     OTEL_BLRP_EXPORT_TIMEOUT OTEL_SDK_DISABLED
