@@ -4,7 +4,8 @@ of issue 7 with PASS or MISS, sluice under pressure, and the machine.
     python3 benches/report.py RAW_DIR [--quick] [--write benches/RESULTS.md]
 
 RAW_DIR holds the JSON lines of benches/rust-peers (`rust.jsonl`, `pressure.jsonl`),
-benches/peers.py (`python.jsonl`) and benches/peers.mjs (`node.jsonl`), and `loadavg.start`.
+benches/peers.py (`python.jsonl`) and benches/peers.mjs (`node.jsonl`), and what run.sh noted
+when it built the library: `loadavg.start`, `commit` and `changes` (git status of the sources).
 A row's figures are those of its median run by time; counters that differed between runs are
 listed under the table. Standard library only: it runs with any python3.
 """
@@ -189,7 +190,7 @@ def pressure_section(runs: List[Row]) -> List[str]:
 
 def command_version(command: List[str]) -> str:
     try:
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.rstrip()
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "not found"
 
@@ -197,19 +198,20 @@ def command_version(command: List[str]) -> str:
 def machine(raw: Path, tables: Dict[str, Table]) -> List[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
-    start = raw / "loadavg.start"
-    load_start = start.read_text().split()[:3] if start.exists() else []
+
+    def noted(name: str) -> str:
+        return (raw / name).read_text() if (raw / name).exists() else ""
+
+    load_start = noted("loadavg.start").split()[:3]
     load_end = Path("/proc/loadavg").read_text().split()[:3]
     python = tables["python"].versions.get("python") if "python" in tables else None
-    root = Path(__file__).resolve().parent.parent
-    commit = command_version(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
-    changed = command_version(["git", "-C", str(root), "status", "--porcelain", "--", "src",
-                               "Cargo.toml", "bindings/python/sluice", "bindings/node/src"])
+    commit = noted("commit").strip() or "unknown"
+    changes = noted("changes").splitlines()
     return [
         f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- sluice: commit {commit}"
-        + (f", with uncommitted changes to {', '.join(line[3:] for line in changed.splitlines())}"
-           if changed else ""),
+        + (f", with uncommitted changes to {', '.join(line[3:] for line in changes)}"
+           if changes else ""),
         f"- Machine: {os.cpu_count()} cores, {model.group(1) if model else 'unknown CPU'}, "
         f"{platform.system()} {platform.release()}",
         f"- Load average (1, 5, 15 min) at the start: {' '.join(load_start) or 'unknown'}; "

@@ -73,6 +73,8 @@ install_node_peers() {
 # run changes nothing.
 (cd "$root" && cargo build --release --quiet)
 cp "$root/target/release/libsluice.so" "$raw/libsluice.so"
+git -C "$root" rev-parse --short HEAD > "$raw/commit"
+git -C "$root" status --porcelain -- src Cargo.toml bindings/python/sluice bindings/node/src > "$raw/changes"
 export SLUICE_LIBRARY="$raw/libsluice.so"
 # OpenTelemetry takes its queue sizes from these: its defaults are what the default rows measure.
 unset OTEL_BLRP_MAX_QUEUE_SIZE OTEL_BLRP_SCHEDULE_DELAY OTEL_BLRP_MAX_EXPORT_BATCH_SIZE \
