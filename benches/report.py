@@ -119,7 +119,9 @@ def varying_counters(table: Table) -> List[str]:
                          f"still queued when its shutdown had had its {run['drain_seconds']:g} s"
                          + (f", and {silent:,} had left without a report (a full queue dropping "
                             "its oldest, or a batch in flight)" if silent else "")
-                         + "; the application is told of none of them.")
+                         + "; the application is told of none of them"
+                         + (f" ({run['error_events']:,} `error` events said a flush failed, "
+                            "naming no event)." if run.get("error_events") else "."))
     return notes
 
 
