@@ -83,18 +83,19 @@ def number(value: Optional[int]) -> str:
 
 def markdown_table(table: Table, reference: str) -> List[str]:
     lines = [
-        "| row | events/s | ns/event | refused | accepted | exported | dropped (counted) "
-        "| lost (not counted) | vs sluice |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| row | events/s | ns/event | ns/event, fastest–slowest run | refused | accepted | exported "
+        "| dropped (counted) | lost (not counted) | vs sluice |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     reference_rate = table.rate(reference)
     for row in table.rows:
         run = table.median_run(row)
         rate = table.rate(row)
         ratio = "1.00x (reference)" if row == reference else f"{rate / reference_rate:.2f}x"
+        per_event = sorted(other["seconds"] / other["n"] * 1e9 for other in table.rows[row])
         lines.append(
             f"| {run['label']} | {rate:,.0f} | {run['seconds'] / run['n'] * 1e9:,.0f} "
-            f"| {number(run.get('refused'))} | {number(run.get('accepted'))} "
+            f"| {per_event[0]:,.0f}–{per_event[-1]:,.0f} | {number(run.get('refused'))} | {number(run.get('accepted'))} "
             f"| {number(run.get('exported'))} | {number(run.get('dropped'))} "
             f"| {number(lost(run))} | {ratio} |"
         )
@@ -252,7 +253,8 @@ def report(raw: Path, quick: bool) -> str:
         "`on_error`, error events, its own warnings), and *lost* = accepted − exported − "
         "dropped, which nobody reported. The peers post to a closed port on 127.0.0.1 with "
         "their default retries, so they export nothing, and their shutdown has a deadline. "
-        "*vs sluice*: this row's events/s over the reference row's.",
+        "*vs sluice*: this row's events/s over the reference row's. The machine is shared: the "
+        "fastest–slowest column shows how much the runs of a row varied.",
         "",
     ]
     out += machine(raw, tables) + [""]
